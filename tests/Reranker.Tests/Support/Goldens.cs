@@ -11,7 +11,15 @@ internal static class Goldens
 {
     private static readonly Lazy<IReadOnlyList<GoldenPair>> LazyPairs = new(LoadPairs);
 
-    /// <summary>All 288 rows of <c>pairs.jsonl</c>, in file order.</summary>
+    /// <summary>All 288 rows of <c>pairs.jsonl</c>, in file order, with the empty-passage correction below.</summary>
+    /// <remarks>
+    /// The generator made the <c>longest_first</c> rows with one <c>tokenizer(query, passage)</c> call per pair, and
+    /// transformers drops an empty second text in that call, giving <c>&lt;s&gt; query &lt;/s&gt;</c>. Every usage
+    /// on the model card (transformers with a list of pairs, sentence-transformers, FlagEmbedding) tokenizes
+    /// batches, which keep the pair template: <c>&lt;s&gt; query &lt;/s&gt;&lt;/s&gt;&lt;/s&gt;</c>; that is what
+    /// <c>sentence_transformers.json</c> scored. So for an empty passage the <c>longest_first</c> row takes the ids
+    /// and logit of the <c>flag</c> row of the same pair, which is that encoding when nothing is truncated.
+    /// </remarks>
     public static IReadOnlyList<GoldenPair> Pairs => LazyPairs.Value;
 
     public static TruncationStrategy ParseTruncation(string name) => name switch
@@ -53,6 +61,21 @@ internal static class Goldens
                 Ints(row.GetProperty("input_ids")),
                 row.GetProperty("logit").GetDouble(),
                 row.GetProperty("score").GetDouble()));
+        }
+
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = rows[i];
+            if (row.Truncation == TruncationStrategy.LongestFirst && row.Passage.Length == 0)
+            {
+                var flag = rows.Single(r => r.Truncation == TruncationStrategy.QueryCapped && r.MaxLength == row.MaxLength && r.Query == row.Query && r.Passage.Length == 0);
+                if (flag.InputIds.Length >= row.MaxLength || flag.InputIds[^3..] is not [2, 2, 2])
+                {
+                    throw new InvalidDataException("the empty-passage correction does not apply to " + row);
+                }
+
+                rows[i] = row with { InputIds = flag.InputIds, Logit = flag.Logit, Score = flag.Score };
+            }
         }
 
         return rows;
