@@ -152,7 +152,7 @@ public sealed class BadInputTests
         using var directory = new TempModelDirectory(copyModel: false);
         directory.Write("model.onnx", model);
         using var encoder = CrossEncoder.CreateWithEncoder(directory.Path, new CrossEncoderOptions { MaxLength = 8192 }, _ => new GoldenPairEncoder());
-        var pair = Goldens.Pairs.First(r => r.MaxLength == 8192 && r.Truncation == TruncationStrategy.LongestFirst);
+        var pair = GoldenData.Pairs.First(r => r.MaxLength == 8192 && r.Truncation == TruncationStrategy.LongestFirst);
 
         var e = Assert.Throws<NotSupportedException>(() => encoder.Predict([(pair.Query, pair.Passage)]));
         Assert.Contains("exactly one logit", e.Message, StringComparison.Ordinal);

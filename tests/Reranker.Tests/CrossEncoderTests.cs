@@ -28,7 +28,7 @@ public sealed class CrossEncoderTests(ITestOutputHelper output)
     [MemberData(nameof(GoldenConfigurations))]
     public void Predict_and_PredictLogits_match_torch_for_every_golden_pair(int maxLength, TruncationStrategy truncation)
     {
-        var rows = Goldens.Pairs.Where(r => r.MaxLength == maxLength && r.Truncation == truncation).ToArray();
+        var rows = GoldenData.Pairs.Where(r => r.MaxLength == maxLength && r.Truncation == truncation).ToArray();
         Assert.Equal(48, rows.Length);
         using var encoder = GoldenPairEncoder.CreateCrossEncoder(new CrossEncoderOptions { MaxLength = maxLength, Truncation = truncation });
         var pairs = rows.Select(r => (r.Query, r.Passage)).ToArray();
@@ -45,7 +45,7 @@ public sealed class CrossEncoderTests(ITestOutputHelper output)
     [Fact]
     public void Empty_and_whitespace_texts_are_scored()
     {
-        var rows = Goldens.Pairs
+        var rows = GoldenData.Pairs
             .Where(r => r.MaxLength == 512 && r.Truncation == TruncationStrategy.LongestFirst)
             .Where(r => string.IsNullOrWhiteSpace(r.Query) || string.IsNullOrWhiteSpace(r.Passage))
             .ToArray();
@@ -75,7 +75,7 @@ public sealed class CrossEncoderTests(ITestOutputHelper output)
     [InlineData(32, 1 << 20)]
     public void Scores_do_not_depend_on_batch_options(int batchSize, int maxBatchTokens)
     {
-        var rows = Goldens.Pairs.Where(r => r.MaxLength == 512 && r.Truncation == TruncationStrategy.LongestFirst).ToArray();
+        var rows = GoldenData.Pairs.Where(r => r.MaxLength == 512 && r.Truncation == TruncationStrategy.LongestFirst).ToArray();
         var options = new CrossEncoderOptions { BatchSize = batchSize, MaxBatchTokens = maxBatchTokens };
         using var encoder = GoldenPairEncoder.CreateCrossEncoder(options);
 
@@ -87,7 +87,7 @@ public sealed class CrossEncoderTests(ITestOutputHelper output)
     [Fact]
     public void Predict_matches_sentence_transformers()
     {
-        var golden = Goldens.ReadJson("sentence_transformers.json");
+        var golden = GoldenData.ReadJson("sentence_transformers.json");
         var maxLength = golden.GetProperty("max_length").GetInt32();
         var predict = golden.GetProperty("predict");
         var pairs = predict.GetProperty("pairs").EnumerateArray().Select(p => (p[0].GetString()!, p[1].GetString()!)).ToArray();
@@ -100,7 +100,7 @@ public sealed class CrossEncoderTests(ITestOutputHelper output)
     [Fact]
     public void Rank_matches_sentence_transformers_order_and_scores()
     {
-        var golden = Goldens.ReadJson("sentence_transformers.json");
+        var golden = GoldenData.ReadJson("sentence_transformers.json");
         using var encoder = GoldenPairEncoder.CreateCrossEncoder(new CrossEncoderOptions { MaxLength = golden.GetProperty("max_length").GetInt32() });
         SentenceTransformersRankParity.Check(encoder, golden, ScoreTolerance);
     }
@@ -108,7 +108,7 @@ public sealed class CrossEncoderTests(ITestOutputHelper output)
     [Fact]
     public void Rank_agrees_with_Predict_and_applies_topK()
     {
-        var golden = Goldens.ReadJson("sentence_transformers.json");
+        var golden = GoldenData.ReadJson("sentence_transformers.json");
         using var encoder = GoldenPairEncoder.CreateCrossEncoder(new CrossEncoderOptions { MaxLength = golden.GetProperty("max_length").GetInt32() });
         foreach (var set in golden.GetProperty("rank").EnumerateArray())
         {
@@ -134,7 +134,7 @@ public sealed class CrossEncoderTests(ITestOutputHelper output)
     [Fact]
     public void Rank_keeps_input_order_for_equal_scores()
     {
-        var set = Goldens.ReadJson("sentence_transformers.json").GetProperty("rank")[0];
+        var set = GoldenData.ReadJson("sentence_transformers.json").GetProperty("rank")[0];
         var query = set.GetProperty("query").GetString()!;
         var a = set.GetProperty("documents")[0].GetString()!;
         var b = set.GetProperty("documents")[1].GetString()!;
@@ -152,7 +152,7 @@ public sealed class CrossEncoderTests(ITestOutputHelper output)
     [Fact]
     public void Concurrent_calls_on_one_instance_equal_a_sequential_run()
     {
-        var rows = Goldens.Pairs.Where(r => r.MaxLength == 512 && r.Truncation == TruncationStrategy.LongestFirst).ToArray();
+        var rows = GoldenData.Pairs.Where(r => r.MaxLength == 512 && r.Truncation == TruncationStrategy.LongestFirst).ToArray();
         var pairs = rows.Select(r => (r.Query, r.Passage)).ToArray();
         using var encoder = GoldenPairEncoder.CreateCrossEncoder(new CrossEncoderOptions { BatchSize = 4, IntraOpNumThreads = 1 });
         var sequential = encoder.Predict(pairs);
@@ -201,11 +201,11 @@ public sealed class CrossEncoderTests(ITestOutputHelper output)
     [Fact]
     public void Int8_model_file_is_selected_by_option_and_matches_its_goldens()
     {
-        var rows = Goldens.Pairs.Select((r, i) => (Row: r, Index: i))
+        var rows = GoldenData.Pairs.Select((r, i) => (Row: r, Index: i))
             .Where(x => x.Row.MaxLength == 512 && x.Row.Truncation == TruncationStrategy.LongestFirst)
-            .Where(x => x.Row.Passage.Length > 0) // onnxruntime.json scored the uncorrected ids of these (see Goldens.Pairs)
+            .Where(x => x.Row.Passage.Length > 0) // onnxruntime.json scored the uncorrected ids of these (see GoldenData.Pairs)
             .ToArray();
-        var int8 = Goldens.OnnxRuntimeLogits("model_int8.onnx");
+        var int8 = GoldenData.OnnxRuntimeLogits("model_int8.onnx");
         using var encoder = GoldenPairEncoder.CreateCrossEncoder(new CrossEncoderOptions { ModelFileName = "model_int8.onnx" });
 
         var logits = encoder.PredictLogits(rows.Select(x => (x.Row.Query, x.Row.Passage)).ToArray());

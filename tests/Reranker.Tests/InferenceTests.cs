@@ -1,6 +1,7 @@
 using System.Globalization;
 using Reranker.Inference;
 using Reranker.Tests.Support;
+using Reranker.Tokenization;
 using Xunit.Abstractions;
 
 namespace Reranker.Tests;
@@ -17,7 +18,7 @@ public sealed class InferenceTests(ITestOutputHelper output)
     [Fact]
     public void Fp32_logits_match_torch_for_all_288_golden_pairs_including_8192_token_rows()
     {
-        var rows = Goldens.Pairs;
+        var rows = GoldenData.Pairs;
         Assert.Equal(288, rows.Count);
         Assert.Contains(rows, r => r.InputIds.Length == 8192);
 
@@ -30,8 +31,8 @@ public sealed class InferenceTests(ITestOutputHelper output)
     [Fact]
     public void Int8_logits_match_python_onnxruntime_for_all_288_golden_pairs()
     {
-        var rows = Goldens.Pairs;
-        var expected = Goldens.OnnxRuntimeLogits("model_int8.onnx");
+        var rows = GoldenData.Pairs;
+        var expected = GoldenData.OnnxRuntimeLogits("model_int8.onnx");
         Assert.Equal(rows.Count, expected.Length);
 
         // Dynamic int8 quantization picks its scale from the whole batch (padding included), so a batch scores a
@@ -49,8 +50,8 @@ public sealed class InferenceTests(ITestOutputHelper output)
         // included): about 0.11 here, as much as int8 itself costs against fp32 (about 0.1 on this fixture, per
         // FIXTURE-README). That is why CrossEncoderOptions.BatchSize defaults to 1. A padding or ordering bug would
         // be far outside these bounds.
-        var rows = Goldens.Pairs.Select((r, i) => (Row: r, Index: i)).Where(x => x.Row.InputIds.Length <= 512).ToArray();
-        var int8Singles = Goldens.OnnxRuntimeLogits("model_int8.onnx");
+        var rows = GoldenData.Pairs.Select((r, i) => (Row: r, Index: i)).Where(x => x.Row.InputIds.Length <= 512).ToArray();
+        var int8Singles = GoldenData.OnnxRuntimeLogits("model_int8.onnx");
         using var session = LogitSession.Load(Path.Combine(TestPaths.TinyModel, "model_int8.onnx"), 0);
         var logits = session.Run(rows.Select(x => x.Row.InputIds).ToArray(), PadId, batchSize: 32, maxBatchTokens: 8192);
 
@@ -61,9 +62,9 @@ public sealed class InferenceTests(ITestOutputHelper output)
     [Fact]
     public void Golden_padded_batch_gives_the_logits_of_each_pair_alone()
     {
-        var batch = Goldens.ReadJson("batch.json");
-        var ids = batch.GetProperty("input_ids").EnumerateArray().Select(Goldens.Ints).ToArray();
-        var mask = batch.GetProperty("attention_mask").EnumerateArray().Select(Goldens.Ints).ToArray();
+        var batch = GoldenData.ReadJson("batch.json");
+        var ids = batch.GetProperty("input_ids").EnumerateArray().Select(GoldenData.Ints).ToArray();
+        var mask = batch.GetProperty("attention_mask").EnumerateArray().Select(GoldenData.Ints).ToArray();
         var expected = batch.GetProperty("logits").EnumerateArray().Select(e => e.GetDouble()).ToArray();
         var rows = ids.Length;
         var columns = ids[0].Length;
@@ -83,8 +84,8 @@ public sealed class InferenceTests(ITestOutputHelper output)
         var pairs = batch.GetProperty("pairs").EnumerateArray()
             .Select(p => (Query: p[0].GetString()!, Passage: p[1].GetString()!)).ToArray();
         var maxLength = batch.GetProperty("max_length").GetInt32();
-        var single = Goldens.Pairs
-            .Where(g => g.MaxLength == maxLength && g.Truncation == Tokenization.TruncationStrategy.LongestFirst)
+        var single = GoldenData.Pairs
+            .Where(g => g.MaxLength == maxLength && g.Truncation == TruncationStrategy.LongestFirst)
             .ToDictionary(g => (g.Query, g.Passage));
         var unpadded = ids.Select((r, i) => r.Take(mask[i].Count(m => m == 1)).ToArray()).ToArray();
         for (var i = 0; i < rows; i++)
@@ -107,7 +108,7 @@ public sealed class InferenceTests(ITestOutputHelper output)
     public void Logits_do_not_depend_on_batch_size_or_token_budget(int batchSize, int maxBatchTokens)
     {
         // Every row up to 512 tokens (the 8192-token rows are covered above and are slow to pad a batch to).
-        var rows = Goldens.Pairs.Where(r => r.InputIds.Length <= 512).ToArray();
+        var rows = GoldenData.Pairs.Where(r => r.InputIds.Length <= 512).ToArray();
         using var session = LogitSession.Load(Path.Combine(TestPaths.TinyModel, "model.onnx"), 0);
         var logits = session.Run(rows.Select(r => r.InputIds).ToArray(), PadId, batchSize, maxBatchTokens);
         AssertClose(rows.Select(r => r.Logit).ToArray(), logits, LogitTolerance, $"batch {batchSize}, budget {maxBatchTokens}");

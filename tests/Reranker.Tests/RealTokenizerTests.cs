@@ -16,7 +16,7 @@ public sealed class RealTokenizerTests(ITestOutputHelper output)
     [Fact]
     public void Predict_matches_sentence_transformers_scores()
     {
-        var golden = Goldens.ReadJson("sentence_transformers.json");
+        var golden = GoldenData.ReadJson("sentence_transformers.json");
         var predict = golden.GetProperty("predict");
         var pairs = predict.GetProperty("pairs").EnumerateArray().Select(p => (p[0].GetString()!, p[1].GetString()!)).ToArray();
         var expected = predict.GetProperty("scores").EnumerateArray().Select(e => e.GetDouble()).ToArray();
@@ -33,7 +33,7 @@ public sealed class RealTokenizerTests(ITestOutputHelper output)
     [Fact]
     public void Rank_matches_sentence_transformers_order_and_scores()
     {
-        var golden = Goldens.ReadJson("sentence_transformers.json");
+        var golden = GoldenData.ReadJson("sentence_transformers.json");
         using var encoder = CrossEncoder.Create(TestPaths.TinyModel, new CrossEncoderOptions { MaxLength = golden.GetProperty("max_length").GetInt32() });
         SentenceTransformersRankParity.Check(encoder, golden, Tolerance);
     }
@@ -45,7 +45,7 @@ public sealed class RealTokenizerTests(ITestOutputHelper output)
     [InlineData(32, TruncationStrategy.QueryCapped)]
     public void Encodings_and_logits_match_the_golden_pairs(int maxLength, TruncationStrategy truncation)
     {
-        var rows = Goldens.Pairs.Where(r => r.MaxLength == maxLength && r.Truncation == truncation).ToArray();
+        var rows = GoldenData.Pairs.Where(r => r.MaxLength == maxLength && r.Truncation == truncation).ToArray();
         using var encoder = CrossEncoder.Create(TestPaths.TinyModel, new CrossEncoderOptions { MaxLength = maxLength, Truncation = truncation, BatchSize = 16 });
 
         foreach (var row in rows)
@@ -62,8 +62,8 @@ public sealed class RealTokenizerTests(ITestOutputHelper output)
     [Fact]
     public void Truncation_is_visible_in_EncodePair_and_Rank()
     {
-        var longRow = Goldens.Pairs.First(r => r.InputIds.Length == 8192);
-        var shortRow = Goldens.Pairs.First(r => r.MaxLength == 512 && r.InputIds.Length < 100);
+        var longRow = GoldenData.Pairs.First(r => r.InputIds.Length == 8192);
+        var shortRow = GoldenData.Pairs.First(r => r.MaxLength == 512 && r.InputIds.Length < 100);
         using var encoder = CrossEncoder.Create(TestPaths.TinyModel);
 
         var cut = encoder.EncodePair(longRow.Query, longRow.Passage);
@@ -79,7 +79,7 @@ public sealed class RealTokenizerTests(ITestOutputHelper output)
     [Fact]
     public void Concurrent_calls_with_the_real_tokenizer_equal_a_sequential_run()
     {
-        var rows = Goldens.Pairs.Where(r => r.MaxLength == 512 && r.Truncation == TruncationStrategy.LongestFirst).ToArray();
+        var rows = GoldenData.Pairs.Where(r => r.MaxLength == 512 && r.Truncation == TruncationStrategy.LongestFirst).ToArray();
         var pairs = rows.Select(r => (r.Query, r.Passage)).ToArray();
         using var encoder = CrossEncoder.Create(TestPaths.TinyModel, new CrossEncoderOptions { IntraOpNumThreads = 1 });
         var sequential = encoder.Predict(pairs);

@@ -11,7 +11,7 @@ namespace Reranker.Tests.Support;
 internal sealed class GoldenPairEncoder : IPairEncoder
 {
     private readonly Dictionary<(string, string, int, TruncationStrategy), GoldenPair> _rows =
-        Goldens.Pairs.ToDictionary(p => (p.Query, p.Passage, p.MaxLength, p.Truncation));
+        GoldenData.Pairs.ToDictionary(p => (p.Query, p.Passage, p.MaxLength, p.Truncation));
 
     public int PadId => 1;
 

@@ -7,7 +7,7 @@ namespace Reranker.Tests.Support;
 internal sealed record GoldenPair(string Query, string Passage, int MaxLength, TruncationStrategy Truncation, int[] InputIds, double Logit, double Score);
 
 /// <summary>Reads the golden files of the tiny fixture model (see FIXTURE-README.md).</summary>
-internal static class Goldens
+internal static class GoldenData
 {
     private static readonly Lazy<IReadOnlyList<GoldenPair>> LazyPairs = new(LoadPairs);
 
