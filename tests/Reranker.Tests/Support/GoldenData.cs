@@ -9,7 +9,11 @@ internal sealed record GoldenPair(string Query, string Passage, int MaxLength, T
 /// <summary>Reads the golden files of the tiny fixture model (see FIXTURE-README.md).</summary>
 internal static class GoldenData
 {
-    private static readonly Lazy<IReadOnlyList<GoldenPair>> LazyPairs = new(LoadPairs);
+    private static readonly Lazy<IReadOnlyList<GoldenPair>> LazyRawPairs = new(LoadRawPairs);
+    private static readonly Lazy<IReadOnlyList<GoldenPair>> LazyPairs = new(() => CorrectEmptyPassages(LazyRawPairs.Value));
+
+    /// <summary>The 288 rows of <c>pairs.jsonl</c> exactly as written: <c>onnxruntime.json</c> scored these ids.</summary>
+    public static IReadOnlyList<GoldenPair> RawPairs => LazyRawPairs.Value;
 
     /// <summary>All 288 rows of <c>pairs.jsonl</c>, in file order, with the empty-passage correction below.</summary>
     /// <remarks>
@@ -41,7 +45,7 @@ internal static class GoldenData
 
     public static int[] Ints(JsonElement array) => array.EnumerateArray().Select(e => e.GetInt32()).ToArray();
 
-    private static List<GoldenPair> LoadPairs()
+    private static List<GoldenPair> LoadRawPairs()
     {
         var rows = new List<GoldenPair>();
         foreach (var line in File.ReadLines(TestPaths.Golden("pairs.jsonl")))
@@ -63,6 +67,12 @@ internal static class GoldenData
                 row.GetProperty("score").GetDouble()));
         }
 
+        return rows;
+    }
+
+    private static List<GoldenPair> CorrectEmptyPassages(IReadOnlyList<GoldenPair> raw)
+    {
+        var rows = raw.ToList();
         for (var i = 0; i < rows.Count; i++)
         {
             var row = rows[i];
