@@ -153,7 +153,7 @@ public static class HubSnapshot
             return null;
         }
 
-        if (options.AllowPatterns is null && selection.WeightsFormat == HubWeightsFormat.None)
+        if (selection.Files.Count == 0 || (options.AllowPatterns is null && selection.WeightsFormat == HubWeightsFormat.None))
         {
             return null;
         }
