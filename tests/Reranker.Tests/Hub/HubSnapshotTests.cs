@@ -79,6 +79,30 @@ public sealed class HubSnapshotTests : IDisposable
     }
 
     [Fact]
+    public async Task New_commit_on_main_gets_its_own_snapshot_reuses_unchanged_blobs_and_moves_the_ref()
+    {
+        await using var server = new FakeHubServer().WithTinyModel();
+        var first = await Bounded.Run(HubSnapshot.DownloadAsync(server.RepoId, temp.Options(server)));
+        var oldConfig = server.Files["config.json"];
+        server.Commit = "fedcba9876543210fedcba9876543210fedcba98";
+        server.Add("config.json", [.. oldConfig.Content, .. "\n"u8.ToArray()], lfs: false);
+        var storageGets = server.Requests.Count(r => r.Host == "storage");
+
+        var second = await Bounded.Run(HubSnapshot.DownloadAsync(server.RepoId, temp.Options(server)));
+
+        var storage = Storage(server);
+        Assert.Equal(Path.Combine(storage, "snapshots", server.Commit), second.Path);
+        Assert.Equal(server.Commit, File.ReadAllText(Path.Combine(storage, "refs", "main")));
+        Assert.Equal(oldConfig.Content, File.ReadAllBytes(Path.Combine(first.Path, "config.json")));
+        Assert.Equal(server.Files["config.json"].Content, File.ReadAllBytes(Path.Combine(second.Path, "config.json")));
+        Assert.Equal(storageGets, server.Requests.Count(r => r.Host == "storage")); // LFS blobs were already there
+        Assert.Equal(
+            new FileInfo(Path.Combine(first.Path, "model.onnx")).LinkTarget,
+            new FileInfo(Path.Combine(second.Path, "model.onnx")).LinkTarget);
+        Assert.Equal(CrossEncoderFiles.Length + 1, Directory.GetFiles(Path.Combine(storage, "blobs")).Length);
+    }
+
+    [Fact]
     public async Task Connection_dropped_mid_file_is_resumed_with_a_range_request()
     {
         const int dropAfter = 1_000_003;
