@@ -190,6 +190,7 @@ public static class ModelExporter
                 f.Flush(flushToDisk: true);
             }
 
+            FaultInjection?.Invoke(target);
             foreach (var (from, name) in copies)
             {
                 File.Copy(from, Path.Combine(temp, name));
@@ -225,6 +226,9 @@ public static class ModelExporter
             throw;
         }
     }
+
+    /// <summary>Tests only: called with the target directory after the model files are written, before the rename, to simulate a failure.</summary>
+    internal static Action<string>? FaultInjection { get; set; }
 
     private static SafetensorsWeightSource OpenSnapshotWeights(XlmRobertaConfig config, string directory)
     {
