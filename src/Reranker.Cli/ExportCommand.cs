@@ -32,6 +32,8 @@ internal static class ExportCommand
           --tokens N                  tokens of that forward pass (default 128)
           --optimized-model FILE      with --check: save ORT's optimized graph there and count its operators
           --threads N                 with --check: ORT intra-op threads (default: ORT's choice)
+          --runs N                    with --check: forward passes; the ones after the first are timed
+          --no-shape-hints            leave out the value_info shape hints (only to compare ORT's fusions)
         """;
 
     /// <summary>Runs the command; returns 0 on success, 1 when the export failed, 2 on bad usage.</summary>
@@ -40,7 +42,8 @@ internal static class ExportCommand
         string? from = null, config = null, tokenizerFrom = null, output = null, check = null, optimized = null;
         bool random = false, int8 = false, force = false;
         long seed = 0, threshold = ExportOptions.DefaultExternalDataThreshold;
-        int tokens = 128, threads = 0;
+        int tokens = 128, threads = 0, runs = 1;
+        var shapeHints = true;
         try
         {
             for (var i = 0; i < args.Length; i++)
@@ -76,6 +79,8 @@ internal static class ExportCommand
                     case "--tokens": tokens = (int)Math.Min(Number(2), int.MaxValue); break;
                     case "--optimized-model": optimized = Value(); break;
                     case "--threads": threads = (int)Math.Min(Number(0), 256); break;
+                    case "--runs": runs = (int)Math.Min(Number(1), 10_000); break;
+                    case "--no-shape-hints": shapeHints = false; break;
                     default: throw new UsageException($"unknown option '{args[i]}'");
                 }
             }
@@ -87,7 +92,7 @@ internal static class ExportCommand
                     throw new UsageException("--check does not export: leave out --from, --random-weights and --out");
                 }
 
-                return RunCheck(check, tokens, optimized, threads, stdout, stderr);
+                return RunCheck(check, tokens, optimized, threads, runs, stdout, stderr);
             }
 
             if (output is null)
@@ -121,7 +126,7 @@ internal static class ExportCommand
         try
         {
             var result = ModelExporter.Export(source, output,
-                new ExportOptions { Int8 = int8, ExternalDataThreshold = threshold, Overwrite = force }, stdout);
+                new ExportOptions { Int8 = int8, ExternalDataThreshold = threshold, Overwrite = force, ShapeHints = shapeHints }, stdout);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"wrote {result.OutputDirectory}: {ModelExporter.ModelFileName}{(result.ExternalDataPath is null ? "" : " + " + ModelExporter.ExternalDataFileName)}, {result.TotalBytes / 1048576.0:F1} MiB, copied {string.Join(", ", result.CopiedFiles)}; {result.Elapsed.TotalSeconds:F1} s"));
             return 0;
@@ -133,12 +138,12 @@ internal static class ExportCommand
         }
     }
 
-    private static int RunCheck(string directory, int tokens, string? optimized, int threads, TextWriter stdout, TextWriter stderr)
+    private static int RunCheck(string directory, int tokens, string? optimized, int threads, int runs, TextWriter stdout, TextWriter stderr)
     {
         ModelCheckResult r;
         try
         {
-            r = ExportedModelCheck.Run(directory, tokens, optimized, threads);
+            r = ExportedModelCheck.Run(directory, tokens, optimized, threads, runs);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException
                                        or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
@@ -149,6 +154,13 @@ internal static class ExportCommand
 
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{directory}: session {r.SessionCreation.TotalSeconds:F2} s, forward pass 1 x {r.SequenceLength} tokens {r.FirstRun.TotalMilliseconds:F0} ms, logits [{string.Join(", ", r.Logits)}]"));
+        if (r.RepeatRuns.Count > 0)
+        {
+            var sorted = r.RepeatRuns.Select(t => t.TotalMilliseconds).Order().ToArray();
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{sorted.Length} more runs: min {sorted[0]:F1} ms, median {sorted[sorted.Length / 2]:F1} ms, max {sorted[^1]:F1} ms"));
+        }
+
         if (r.OptimizedOpCounts is not null)
         {
             stdout.WriteLine($"optimized graph ({optimized}) operators: {ExportedModelCheck.FormatOpCounts(r.OptimizedOpCounts)}");

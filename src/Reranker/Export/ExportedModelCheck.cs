@@ -12,12 +12,14 @@ namespace Reranker.Export;
 /// <param name="SessionCreation">Time to create the ONNX Runtime session.</param>
 /// <param name="FirstRun">Time of the forward pass.</param>
 /// <param name="OptimizedOpCounts">Operator counts of ORT's optimized graph (domain-qualified for non-ONNX ops), when requested.</param>
+/// <param name="RepeatRuns">Times of the runs after the first (empty unless more than one run was asked for).</param>
 public sealed record ModelCheckResult(
     float[] Logits,
     int SequenceLength,
     TimeSpan SessionCreation,
     TimeSpan FirstRun,
-    IReadOnlyDictionary<string, int>? OptimizedOpCounts);
+    IReadOnlyDictionary<string, int>? OptimizedOpCounts,
+    IReadOnlyList<TimeSpan> RepeatRuns);
 
 /// <summary>
 /// Loads an exported model directory in ONNX Runtime and runs one forward pass on seeded random token ids,
@@ -30,8 +32,10 @@ public static class ExportedModelCheck
     /// <param name="sequenceLength">Tokens in the one sequence fed (at least 2).</param>
     /// <param name="optimizedModelPath">Where to save ORT's optimized graph (all optimizations), or null.</param>
     /// <param name="intraOpThreads">ORT intra-op threads; 0 is ORT's default.</param>
-    public static ModelCheckResult Run(string modelDirectory, int sequenceLength = 128, string? optimizedModelPath = null, int intraOpThreads = 0)
+    /// <param name="runs">Forward passes (the first is also a warm-up; the others are timed in <see cref="ModelCheckResult.RepeatRuns"/>).</param>
+    public static ModelCheckResult Run(string modelDirectory, int sequenceLength = 128, string? optimizedModelPath = null, int intraOpThreads = 0, int runs = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 2);
         var config = XlmRobertaConfig.Load(Path.Combine(modelDirectory, "config.json"));
         if (sequenceLength > config.MaxPositionEmbeddings - config.PadTokenId - 1)
@@ -64,15 +68,28 @@ public static class ExportedModelCheck
         var created = clock.Elapsed;
         clock.Restart();
         var shape = new[] { 1, sequenceLength };
-        using var results = session.Run(
+        NamedOnnxValue[] inputs =
         [
             NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(ids, shape)),
             NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensor<long>(Enumerable.Repeat(1L, sequenceLength).ToArray(), shape)),
-        ]);
-        var run = clock.Elapsed;
-        var logits = results.First(r => r.Name == "logits").AsTensor<float>().ToArray();
-        return new ModelCheckResult(logits, sequenceLength, created, run,
-            optimizedModelPath is null ? null : CountOps(optimizedModelPath));
+        ];
+        float[] logits;
+        using (var results = session.Run(inputs))
+        {
+            logits = results.First(r => r.Name == "logits").AsTensor<float>().ToArray();
+        }
+
+        var first = clock.Elapsed;
+        var repeats = new List<TimeSpan>();
+        for (var i = 1; i < runs; i++)
+        {
+            clock.Restart();
+            using var again = session.Run(inputs);
+            repeats.Add(clock.Elapsed);
+        }
+
+        return new ModelCheckResult(logits, sequenceLength, created, first,
+            optimizedModelPath is null ? null : CountOps(optimizedModelPath), repeats);
     }
 
     /// <summary>Operator counts of an ONNX model file (<c>domain:op</c> for ops outside the default domain).</summary>

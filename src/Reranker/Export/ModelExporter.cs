@@ -50,6 +50,12 @@ public sealed record ExportOptions
 
     /// <summary>Replace an existing, non-empty output directory.</summary>
     public bool Overwrite { get; init; }
+
+    /// <summary>
+    /// Write value_info shapes (symbolic batch and sequence, fixed widths) for the intermediate tensors. They let
+    /// ONNX Runtime fuse more (residual Add + LayerNorm into SkipLayerNormalization); off only for comparisons.
+    /// </summary>
+    public bool ShapeHints { get; init; } = true;
 }
 
 /// <summary>What an export wrote.</summary>
@@ -171,6 +177,11 @@ public static class ModelExporter
             using (var builder = new OnnxGraphBuilder(external ? Path.Combine(temp, ExternalDataFileName) : null))
             {
                 new XlmRobertaGraph(config, weights, builder, options.Int8).Build();
+                if (!options.ShapeHints)
+                {
+                    builder.Graph.ValueInfo.Clear();
+                }
+
                 builder.Flush();
                 var model = new ModelProto
                 {
