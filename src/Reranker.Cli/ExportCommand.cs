@@ -26,7 +26,7 @@ internal static class ExportCommand
           --int8                      dynamic int8 quantization (per-channel symmetric int8 weights)
           --external-data             always keep weights in model.onnx.data
           --external-data-threshold BYTES
-                                      use model.onnx.data when the weights take BYTES or more (default 1 GiB)
+                                      use model.onnx.data when the weights take BYTES or more (default 256 MiB)
           --force                     replace DIR if it exists and is not empty
           --check MODEL_DIR           load an exported model in ONNX Runtime and run one forward pass
           --tokens N                  tokens of that forward pass (default 128)
