@@ -30,6 +30,11 @@ internal sealed unsafe class SafetensorsFile : IDisposable
 
     public SafetensorsFile(string path)
     {
+        if (!BitConverter.IsLittleEndian)
+        {
+            throw new PlatformNotSupportedException("safetensors data is little-endian; this reader needs a little-endian machine");
+        }
+
         Path = path;
         var length = new FileInfo(path).Length;
         if (length < 8)

@@ -17,7 +17,7 @@ internal sealed class XlmRobertaGraph
     private const string Seq = "sequence_length";
     private const int F32 = (int)DataType.Float;
 
-    /// <summary>Rows of an embedding table handled per chunk when streaming it.</summary>
+    /// <summary>Elements of an embedding table handled per chunk when streaming it.</summary>
     private const int ChunkElements = 1 << 20;
 
     private readonly XlmRobertaConfig cfg;
