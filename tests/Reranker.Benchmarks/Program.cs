@@ -1,0 +1,126 @@
+// Reranker benchmark harness, run on demand (bench/run-benchmarks.sh runs every phase, each in its own process so
+// that peak RSS belongs to one model). Not BenchmarkDotNet: one measured operation takes 0.1-40 s on this model, so
+// BenchmarkDotNet's pilot and warm-up iterations would take hours; instead every phase interleaves what it compares
+// and records the machine's load and the CPU time other processes used meanwhile.
+//
+//   peak        --out DIR
+//   tokenizer   --out DIR [--rounds 7]
+//   e2e         --out DIR --model DIR --variant fp32|int8 [--requests 6 --docs 20 --raw-requests 1]
+//   concurrency --out DIR --model DIR [--requests 8 --docs 10 --rounds 1]
+//   batching    --out DIR --model DIR [--requests 2 --docs 20]
+//   report      --out DIR --docs docs/BENCHMARKS.md
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Reranker.Benchmarks;
+
+var command = args.Length > 0 ? args[0] : "help";
+var options = new Dictionary<string, string>(StringComparer.Ordinal);
+for (var i = 1; i + 1 < args.Length; i += 2)
+{
+    options[args[i].TrimStart('-')] = args[i + 1];
+}
+
+string Opt(string name, string? fallback = null) =>
+    options.TryGetValue(name, out var v) ? v : fallback ?? throw new ArgumentException($"--{name} is required for '{command}'");
+int IntOpt(string name, int fallback) => int.Parse(Opt(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+
+var repoRoot = FindRepoRoot();
+var outDir = command == "help" ? "" : Path.GetFullPath(Opt("out"));
+if (outDir.Length > 0)
+{
+    Directory.CreateDirectory(outDir);
+}
+
+Peaks ReadPeaks()
+{
+    var peak = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "peak.json")))!;
+    return new Peaks(peak["fp32_flops_all_cores"]!.GetValue<double>(), peak["int8_ops_all_cores"]!.GetValue<double>());
+}
+
+void Save(string name, JsonObject result)
+{
+    result["phase"] = name;
+    result["written"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+    var path = Path.Combine(outDir, name + ".json");
+    File.WriteAllText(path, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    Console.Error.WriteLine($"wrote {path}");
+}
+
+switch (command)
+{
+    case "peak":
+    {
+        var before = Machine.CpuSnapshot.Take();
+        var load = Machine.LoadAverage();
+        var (fp32One, fp32All, int8One, int8All) = PeakKernel.Measure(Environment.ProcessorCount);
+        Console.Error.WriteLine($"peak: fp32 {fp32All / 1e9:F0} GFLOP/s ({fp32One / 1e9:F0} one core), int8 {int8All / 1e9:F0} GOP/s ({int8One / 1e9:F0} one core)");
+        Save("peak", new JsonObject
+        {
+            ["cpu"] = Machine.CpuModel(),
+            ["cores"] = Environment.ProcessorCount,
+            ["fp32_flops_one_core"] = fp32One,
+            ["fp32_flops_all_cores"] = fp32All,
+            ["int8_ops_one_core"] = int8One,
+            ["int8_ops_all_cores"] = int8All,
+            ["kernel"] = "C# Vector512 FMA (Avx512F.FusedMultiplyAdd, 16 accumulators) and Vector256 AVX-VNNI vpdpbusd (16 accumulators), one thread per core, best of 3",
+            ["load_before"] = load,
+            ["other_processes_cpu_seconds"] = Machine.CpuSnapshot.Take().OthersSince(before),
+        });
+        break;
+    }
+
+    case "tokenizer":
+        Save("tokenizer", TokenizerBench.Run(repoRoot, Path.Combine(repoRoot, "models", "tiny-xlmr-reranker", "tokenizer.json"), IntOpt("rounds", 7)));
+        break;
+
+    case "e2e":
+    {
+        var variant = Opt("variant");
+        var model = Path.GetFullPath(Opt("model"));
+        var settings = new EndToEnd.Settings(
+            repoRoot,
+            model,
+            variant,
+            variant == "int8",
+            Path.Combine(repoRoot, "bench", "peer"),
+            Path.GetFullPath(Opt("peer-root")),
+            IntOpt("requests", 6),
+            IntOpt("docs", 20),
+            IntOpt("raw-requests", 1),
+            Opt("sweep", "16,32,64,96,128,192,256,320,384,448,512").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(),
+            IntOpt("sweep-repeats", 2),
+            ReadPeaks());
+        Save("e2e-" + variant, EndToEnd.Run(settings));
+        break;
+    }
+
+    case "concurrency":
+        Save("concurrency", Concurrency.Callers(repoRoot, Path.GetFullPath(Opt("model")), IntOpt("requests", 8), IntOpt("docs", 10), [1, 2, 8], IntOpt("rounds", 1)));
+        break;
+
+    case "batching":
+        Save("batching-" + Opt("variant", "int8"), Concurrency.Batching(repoRoot, Path.GetFullPath(Opt("model")), IntOpt("requests", 2), IntOpt("docs", 20), [(1, 8192), (4, 8192), (16, 8192)]));
+        break;
+
+    case "report":
+        Report.Write(outDir, Path.GetFullPath(Opt("docs")));
+        break;
+
+    default:
+        Console.Error.WriteLine("commands: peak, tokenizer, e2e, concurrency, batching, report (see Program.cs)");
+        return 2;
+}
+
+return 0;
+
+static string FindRepoRoot()
+{
+    var dir = new DirectoryInfo(AppContext.BaseDirectory);
+    while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Reranker.sln")))
+    {
+        dir = dir.Parent;
+    }
+
+    return dir?.FullName ?? throw new InvalidOperationException("Reranker.sln not found above the benchmark binary.");
+}
