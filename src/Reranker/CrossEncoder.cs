@@ -260,7 +260,10 @@ public sealed class CrossEncoder : IDisposable
     private float[] RunLogits(int[][] ids)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return _session.Run(ids, _encoder.PadId, Options.BatchSize, Options.MaxBatchTokens);
+        // A dynamically quantized model takes one activation scale over the whole batch, so batch-mates (and their
+        // padding) would move each other's scores: such models run one pair per call, whatever BatchSize says.
+        var batchSize = _session.IsDynamicallyQuantized ? 1 : Options.BatchSize;
+        return _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens);
     }
 
     private static void Sigmoid(Span<float> values)

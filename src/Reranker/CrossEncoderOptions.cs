@@ -68,9 +68,11 @@ public sealed class CrossEncoderOptions
     /// A larger batch can help where one pair does not keep many cores busy.
     /// </para>
     /// <para>
-    /// With an fp32 model the scores do not depend on the batch. With a dynamically quantized (int8) model they do:
-    /// the activation scale is computed over the whole batch, padding included, which moved logits by up to about
-    /// 0.1 on the test fixture. Keep 1 for int8 models when scores must not depend on which pairs share a call.
+    /// With an fp32 model the scores do not depend on the batch. A dynamically quantized (int8) model computes its
+    /// activation scale over the whole batch, padding included, which moved logits by up to about 0.1 on the test
+    /// fixture; so <see cref="CrossEncoder"/> runs such a model (one with <c>DynamicQuantizeLinear</c> or
+    /// <c>DynamicQuantizeMatMul</c> nodes) one pair per call whatever this option says, and a pair's score never
+    /// depends on its batch-mates. On a CPU that costs nothing measurable above about 128 tokens per pair.
     /// </para>
     /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>

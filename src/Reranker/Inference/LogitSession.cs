@@ -24,8 +24,9 @@ internal sealed class LogitSession : IDisposable
     private readonly InputKind[] _inputKinds;
     private readonly bool _logitsWidthIsSymbolic;
 
-    private LogitSession(InferenceSession session, SessionOptions sessionOptions, string[] inputNames, InputKind[] inputKinds, bool logitsWidthIsSymbolic)
+    private LogitSession(InferenceSession session, SessionOptions sessionOptions, string[] inputNames, InputKind[] inputKinds, bool logitsWidthIsSymbolic, bool dynamicallyQuantized)
     {
+        IsDynamicallyQuantized = dynamicallyQuantized;
         _session = session;
         _sessionOptions = sessionOptions;
         _inputNames = inputNames;
@@ -39,6 +40,12 @@ internal sealed class LogitSession : IDisposable
         AttentionMask,
         TokenTypeIds,
     }
+
+    /// <summary>
+    /// Whether the model quantizes activations with a scale computed at run time over the whole input tensor (ONNX
+    /// Runtime dynamic int8), so that a pair's logit depends on the other pairs of its batch, padding included.
+    /// </summary>
+    public bool IsDynamicallyQuantized { get; }
 
     /// <summary>The model inputs this session feeds, in the model's order.</summary>
     public IReadOnlyList<string> InputNames => _inputNames;
@@ -83,7 +90,7 @@ internal sealed class LogitSession : IDisposable
 
             var (names, kinds) = CheckInputs(session, modelPath);
             var symbolicWidth = CheckOutput(session, modelPath);
-            var result = new LogitSession(session, sessionOptions, names, kinds, symbolicWidth);
+            var result = new LogitSession(session, sessionOptions, names, kinds, symbolicWidth, OnnxModelScan.UsesDynamicQuantization(modelPath));
             session = null;
             sessionOptions = null;
             return result;

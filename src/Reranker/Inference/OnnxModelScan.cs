@@ -1,0 +1,183 @@
+using System.Text;
+
+namespace Reranker.Inference;
+
+/// <summary>
+/// Reads which operators an ONNX file's main graph uses, without loading its weights: walks the protobuf wire format
+/// (ModelProto field 7 = graph, GraphProto field 1 = node, NodeProto field 4 = op_type) and seeks over everything
+/// else, so a model with embedded weights costs a few reads, not its size in memory.
+/// </summary>
+internal static class OnnxModelScan
+{
+    /// <summary>
+    /// Operators that quantize an activation with a scale computed from the tensor at run time (ONNX Runtime's
+    /// dynamic quantization): with them, a row's result depends on the other rows of the batch.
+    /// </summary>
+    private static readonly HashSet<string> DynamicQuantizationOps = new(StringComparer.Ordinal)
+    {
+        "DynamicQuantizeLinear",
+        "DynamicQuantizeMatMul",
+        "DynamicQuantizeLSTM",
+        "QAttention",
+    };
+
+    /// <summary>Whether the model quantizes activations dynamically, so that batch-mates change each other's results.</summary>
+    /// <remarks>A file this reader cannot follow counts as quantized: running pairs one by one is always correct.</remarks>
+    public static bool UsesDynamicQuantization(string modelPath)
+    {
+        try
+        {
+            using var stream = new FileStream(modelPath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+            return OpTypes(stream).Overlaps(DynamicQuantizationOps);
+        }
+        catch (InvalidDataException)
+        {
+            return true;
+        }
+        catch (EndOfStreamException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>The op_type of every node of the main graph (not of subgraphs inside attributes).</summary>
+    /// <exception cref="InvalidDataException">The stream is not protobuf of the expected shape.</exception>
+    internal static HashSet<string> OpTypes(Stream stream)
+    {
+        var ops = new HashSet<string>(StringComparer.Ordinal);
+        var end = stream.Length;
+        while (stream.Position < end)
+        {
+            var (field, wire) = ReadTag(stream);
+            if (field != 7 || wire != 2)
+            {
+                Skip(stream, wire);
+                continue;
+            }
+
+            var graphEnd = checked(stream.Position + (long)ReadVarint(stream));
+            while (stream.Position < graphEnd)
+            {
+                var (graphField, graphWire) = ReadTag(stream);
+                if (graphField != 1 || graphWire != 2)
+                {
+                    Skip(stream, graphWire);
+                    continue;
+                }
+
+                var node = new byte[checked((int)ReadVarint(stream))];
+                stream.ReadExactly(node);
+                if (NodeOpType(node) is { } op)
+                {
+                    ops.Add(op);
+                }
+            }
+
+            break;
+        }
+
+        return ops;
+    }
+
+    private static string? NodeOpType(ReadOnlySpan<byte> node)
+    {
+        var position = 0;
+        while (position < node.Length)
+        {
+            var tag = ReadVarint(node, ref position);
+            var (field, wire) = ((int)(tag >> 3), (int)(tag & 7));
+            switch (wire)
+            {
+                case 0:
+                    ReadVarint(node, ref position);
+                    break;
+                case 1:
+                    position += 8;
+                    break;
+                case 2:
+                    var length = checked((int)ReadVarint(node, ref position));
+                    if (field == 4)
+                    {
+                        return Encoding.UTF8.GetString(node.Slice(position, length));
+                    }
+
+                    position += length;
+                    break;
+                case 5:
+                    position += 4;
+                    break;
+                default:
+                    throw new InvalidDataException($"Unexpected protobuf wire type {wire} in a NodeProto.");
+            }
+        }
+
+        return null;
+    }
+
+    private static (int Field, int Wire) ReadTag(Stream stream)
+    {
+        var tag = ReadVarint(stream);
+        return ((int)(tag >> 3), (int)(tag & 7));
+    }
+
+    private static void Skip(Stream stream, int wire)
+    {
+        long length = wire switch
+        {
+            0 => 0,
+            1 => 8,
+            2 => checked((long)ReadVarint(stream)),
+            5 => 4,
+            _ => throw new InvalidDataException($"Unexpected protobuf wire type {wire}."),
+        };
+        if (wire == 0)
+        {
+            ReadVarint(stream);
+            return;
+        }
+
+        stream.Seek(length, SeekOrigin.Current);
+    }
+
+    private static ulong ReadVarint(Stream stream)
+    {
+        ulong value = 0;
+        for (var shift = 0; shift < 64; shift += 7)
+        {
+            var b = stream.ReadByte();
+            if (b < 0)
+            {
+                throw new EndOfStreamException("The ONNX file ends inside a protobuf varint.");
+            }
+
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                return value;
+            }
+        }
+
+        throw new InvalidDataException("A protobuf varint is longer than 10 bytes.");
+    }
+
+    private static ulong ReadVarint(ReadOnlySpan<byte> data, ref int position)
+    {
+        ulong value = 0;
+        for (var shift = 0; shift < 64; shift += 7)
+        {
+            if (position >= data.Length)
+            {
+                throw new InvalidDataException("A NodeProto ends inside a protobuf varint.");
+            }
+
+            var b = data[position++];
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                return value;
+            }
+        }
+
+        throw new InvalidDataException("A protobuf varint is longer than 10 bytes.");
+    }
+}
