@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Reranker.Inference;
 
 namespace Reranker.Benchmarks;
 
@@ -65,57 +66,62 @@ internal static class Concurrency
         };
     }
 
-    /// <summary>Batching levers: one pair per call against length-sorted batches under a token budget.</summary>
+    /// <summary>
+    /// Batching levers on the engine itself (<see cref="LogitSession"/>, since <see cref="CrossEncoder"/> runs int8
+    /// models one pair per call): one pair per call against length-sorted batches under a token budget, and the whole
+    /// request as one batch padded to its longest pair (what the peer's users do).
+    /// </summary>
     public static JsonObject Batching(string repoRoot, string modelDirectory, int requestCount, int documentsPerQuery, (int BatchSize, int MaxBatchTokens)[] settings)
     {
         var requests = Workload.Requests(repoRoot, requestCount, documentsPerQuery);
-        var encoders = settings.Select(x => CrossEncoder.Create(modelDirectory, new CrossEncoderOptions { BatchSize = x.BatchSize, MaxBatchTokens = x.MaxBatchTokens })).ToList();
-        try
+        using var ce = CrossEncoder.Create(modelDirectory);
+        using var session = LogitSession.Load(Path.Combine(modelDirectory, ce.Options.ModelFileName), 0);
+        var ids = requests.Select(r => r.Documents.Select(d => ce.EncodePair(r.Query, d).InputIds).ToArray()).ToArray();
+        var shape = ModelShape.BgeRerankerV2M3;
+        session.Run(ids[0].Take(2).ToArray(), 1, 1, 8192);
+
+        var seconds = new double[settings.Length];
+        var padded = new long[settings.Length];
+        var cpu = Machine.CpuSnapshot.Take();
+        for (var g = 0; g < requests.Count; g++)
         {
-            foreach (var ce in encoders)
-            {
-                ce.Rank(requests[0].Query, requests[0].Documents.Take(2).ToList());
-            }
-
-            var seconds = new double[settings.Length];
-            var cpu = Machine.CpuSnapshot.Take();
-            for (var g = 0; g < requests.Count; g++)
-            {
-                for (var k = 0; k < settings.Length; k++)
-                {
-                    var which = (g + k) % settings.Length;
-                    var start = Stopwatch.GetTimestamp();
-                    encoders[which].Rank(requests[g].Query, requests[g].Documents);
-                    seconds[which] += Stopwatch.GetElapsedTime(start).TotalSeconds;
-                }
-            }
-
-            var pairs = requests.Sum(r => r.Documents.Count);
-            var rows = new JsonArray();
             for (var k = 0; k < settings.Length; k++)
             {
-                rows.Add(new JsonObject
-                {
-                    ["batch_size"] = settings[k].BatchSize,
-                    ["max_batch_tokens"] = settings[k].MaxBatchTokens,
-                    ["seconds"] = seconds[k],
-                    ["pairs_per_s"] = pairs / seconds[k],
-                });
-                Console.Error.WriteLine($"batch {settings[k].BatchSize} / {settings[k].MaxBatchTokens} tokens: {pairs / seconds[k]:F2} pairs/s");
+                var which = (g + k) % settings.Length;
+                var (batchSize, budget) = settings[which];
+                var start = Stopwatch.GetTimestamp();
+                session.Run(ids[g], 1, batchSize, budget);
+                seconds[which] += Stopwatch.GetElapsedTime(start).TotalSeconds;
+                padded[which] += LogitSession.PlanBatches(ids[g].Select(x => x.Length).ToArray(), batchSize, budget)
+                    .Sum(b => (long)b.Length * ids[g][b[^1]].Length);
             }
+        }
 
-            return new JsonObject
-            {
-                ["model"] = modelDirectory,
-                ["pairs"] = pairs,
-                ["settings"] = rows,
-                ["other_processes_cpu_seconds"] = Machine.CpuSnapshot.Take().OthersSince(cpu),
-                ["load"] = Machine.LoadAverage(),
-            };
-        }
-        finally
+        var pairs = requests.Sum(r => r.Documents.Count);
+        var real = ids.Sum(g => g.Sum(x => (long)x.Length));
+        var rows = new JsonArray();
+        for (var k = 0; k < settings.Length; k++)
         {
-            encoders.ForEach(e => e.Dispose());
+            rows.Add(new JsonObject
+            {
+                ["batch_size"] = settings[k].BatchSize,
+                ["max_batch_tokens"] = settings[k].MaxBatchTokens,
+                ["seconds"] = seconds[k],
+                ["pairs_per_s"] = pairs / seconds[k],
+                ["padded_tokens"] = padded[k],
+                ["padding_overhead"] = (double)padded[k] / real - 1,
+            });
+            Console.Error.WriteLine($"batch {settings[k].BatchSize} / {settings[k].MaxBatchTokens} tokens: {pairs / seconds[k]:F2} pairs/s, {padded[k]} padded tokens; load {Machine.LoadAverage()}");
         }
+
+        return new JsonObject
+        {
+            ["model"] = modelDirectory,
+            ["pairs"] = pairs,
+            ["real_tokens"] = real,
+            ["settings"] = rows,
+            ["other_processes_cpu_seconds"] = Machine.CpuSnapshot.Take().OthersSince(cpu),
+            ["load"] = Machine.LoadAverage(),
+        };
     }
 }

@@ -24,6 +24,7 @@ internal static class EndToEnd
         using var ce = CrossEncoder.Create(s.ModelDirectory);
         result["load_seconds"] = loadWatch.Elapsed.TotalSeconds;
         result["rss_after_load_mb"] = Machine.RssMb();
+        result["dynamically_quantized"] = OnnxModelScan.UsesDynamicQuantization(Path.Combine(s.ModelDirectory, ce.Options.ModelFileName));
         var options = ce.Options;
         result["options"] = new JsonObject
         {

@@ -3,7 +3,7 @@
 // BenchmarkDotNet's pilot and warm-up iterations would take hours; instead every phase interleaves what it compares
 // and records the machine's load and the CPU time other processes used meanwhile.
 //
-//   peak        --out DIR
+//   peak        --out DIR [--c-peak /tmp/peak]   (the C kernel built from bench/peak/peak.c)
 //   tokenizer   --out DIR [--rounds 7]
 //   e2e         --out DIR --model DIR --variant fp32|int8 [--requests 6 --docs 20 --raw-requests 1]
 //   concurrency --out DIR --model DIR [--requests 8 --docs 10 --rounds 1]
@@ -54,19 +54,36 @@ switch (command)
         var before = Machine.CpuSnapshot.Take();
         var load = Machine.LoadAverage();
         var (fp32One, fp32All, int8One, int8All) = PeakKernel.Measure(Environment.ProcessorCount);
-        Console.Error.WriteLine($"peak: fp32 {fp32All / 1e9:F0} GFLOP/s ({fp32One / 1e9:F0} one core), int8 {int8All / 1e9:F0} GOP/s ({int8One / 1e9:F0} one core)");
-        Save("peak", new JsonObject
+        Console.Error.WriteLine($"peak (C#): fp32 {fp32All / 1e9:F0} GFLOP/s ({fp32One / 1e9:F0} one core), int8 ymm {int8All / 1e9:F0} GOP/s ({int8One / 1e9:F0} one core)");
+        var result = new JsonObject
         {
             ["cpu"] = Machine.CpuModel(),
             ["cores"] = Environment.ProcessorCount,
-            ["fp32_flops_one_core"] = fp32One,
-            ["fp32_flops_all_cores"] = fp32All,
-            ["int8_ops_one_core"] = int8One,
-            ["int8_ops_all_cores"] = int8All,
-            ["kernel"] = "C# Vector512 FMA (Avx512F.FusedMultiplyAdd, 16 accumulators) and Vector256 AVX-VNNI vpdpbusd (16 accumulators), one thread per core, best of 3",
+            ["csharp_fp32_zmm_one_core"] = fp32One,
+            ["csharp_fp32_zmm_all_cores"] = fp32All,
+            ["csharp_int8_ymm_one_core"] = int8One,
+            ["csharp_int8_ymm_all_cores"] = int8All,
             ["load_before"] = load,
-            ["other_processes_cpu_seconds"] = Machine.CpuSnapshot.Take().OthersSince(before),
-        });
+        };
+
+        // The C kernel (bench/peak/peak.c) adds zmm VNNI, which .NET 10 does not expose.
+        double cFp32 = 0, cInt8 = 0;
+        if (options.TryGetValue("c-peak", out var cPeak) && File.Exists(cPeak))
+        {
+            using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(cPeak) { RedirectStandardOutput = true })!;
+            var c = JsonNode.Parse(p.StandardOutput.ReadToEnd())!.AsObject();
+            p.WaitForExit();
+            result["c_kernel"] = c.DeepClone();
+            cFp32 = c["fp32_zmm_all"]!.GetValue<double>();
+            cInt8 = Math.Max(c["int8_zmm_all"]!.GetValue<double>(), c["int8_ymm_all"]!.GetValue<double>());
+            Console.Error.WriteLine($"peak (C): {c.ToJsonString()}");
+        }
+
+        // Denominators: the best any kernel reached (the harder target).
+        result["fp32_flops_all_cores"] = Math.Max(fp32All, cFp32);
+        result["int8_ops_all_cores"] = Math.Max(int8All, cInt8);
+        result["other_processes_cpu_seconds"] = Machine.CpuSnapshot.Take().OthersSince(before);
+        Save("peak", result);
         break;
     }
 
@@ -100,7 +117,7 @@ switch (command)
         break;
 
     case "batching":
-        Save("batching-" + Opt("variant", "int8"), Concurrency.Batching(repoRoot, Path.GetFullPath(Opt("model")), IntOpt("requests", 2), IntOpt("docs", 20), [(1, 8192), (4, 8192), (16, 8192)]));
+        Save("batching-" + Opt("variant", "int8"), Concurrency.Batching(repoRoot, Path.GetFullPath(Opt("model")), IntOpt("requests", 2), IntOpt("docs", 20), [(1, 8192), (4, 8192), (8, 8192), (64, 1 << 20)]));
         break;
 
     case "report":
