@@ -36,6 +36,9 @@ public sealed class CrossEncoder : IDisposable
         Options = options;
     }
 
+    /// <summary>The model session (tests and benchmarks).</summary>
+    internal LogitSession Session => _session;
+
     /// <summary>The options this instance was created with.</summary>
     public CrossEncoderOptions Options { get; }
 

@@ -11,7 +11,7 @@ namespace Reranker.Benchmarks;
 internal static class Concurrency
 {
     /// <summary>1, 2 and 8 concurrent callers sharing one <see cref="CrossEncoder"/>; each caller runs its share of the requests in turn.</summary>
-    public static JsonObject Callers(string repoRoot, string modelDirectory, int requestCount, int documentsPerQuery, int[] callerCounts, int rounds)
+    public static JsonObject Callers(string repoRoot, string modelDirectory, int requestCount, int documentsPerQuery, (int Callers, bool Gated)[] configurations, int rounds)
     {
         var requests = Workload.Requests(repoRoot, requestCount, documentsPerQuery);
         using var ce = CrossEncoder.Create(modelDirectory);
@@ -20,8 +20,10 @@ internal static class Concurrency
         var runs = new JsonArray();
         for (var round = 0; round < rounds; round++)
         {
-            foreach (var callers in callerCounts)
+            foreach (var (callers, gated) in configurations)
             {
+                ce.Session.GateRuns = gated;
+                Machine.ResetPeakRss();
                 var latencies = new double[requests.Count];
                 var cpu = Machine.CpuSnapshot.Take();
                 var process = Process.GetCurrentProcess();
@@ -45,6 +47,8 @@ internal static class Concurrency
                 {
                     ["round"] = round,
                     ["callers"] = callers,
+                    ["gated"] = gated,
+                    ["peak_rss_mb"] = Machine.PeakRssMb(),
                     ["wall_seconds"] = wall,
                     ["pairs_per_s"] = pairs / wall,
                     ["latency_p50_ms"] = Stats.Percentile(latencies, 50),
@@ -52,7 +56,7 @@ internal static class Concurrency
                     ["process_cpu_per_wall"] = cpuUsed / wall,
                     ["other_processes_cpu_seconds"] = Machine.CpuSnapshot.Take().OthersSince(cpu),
                 });
-                Console.Error.WriteLine($"callers {callers}: {pairs / wall:F2} pairs/s, p50 {Stats.Percentile(latencies, 50):F0} ms, max {latencies.Max():F0} ms, cpu/wall {cpuUsed / wall:F2}; load {Machine.LoadAverage()}");
+                Console.Error.WriteLine($"callers {callers} {(gated ? "gated" : "ungated")}: {pairs / wall:F2} pairs/s, p50 {Stats.Percentile(latencies, 50):F0} ms, max {latencies.Max():F0} ms, cpu/wall {cpuUsed / wall:F2}; load {Machine.LoadAverage()}");
             }
         }
 
@@ -62,6 +66,7 @@ internal static class Concurrency
             ["requests"] = requests.Count,
             ["documents_per_request"] = documentsPerQuery,
             ["pairs"] = pairs,
+            ["concurrent_runs_allowed"] = ce.Session.ConcurrentRuns,
             ["runs"] = runs,
         };
     }

@@ -9,6 +9,9 @@ internal static class Machine
 
     public static double PeakRssMb() => StatusKb("VmHWM") / 1024.0;
 
+    /// <summary>Resets this process's VmHWM to its current RSS (Linux: <c>5</c> into <c>/proc/self/clear_refs</c>).</summary>
+    public static void ResetPeakRss() => File.WriteAllText("/proc/self/clear_refs", "5");
+
     public static double RssMb() => StatusKb("VmRSS") / 1024.0;
 
     public static string LoadAverage() => File.ReadAllText("/proc/loadavg").Trim();

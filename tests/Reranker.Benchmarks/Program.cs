@@ -113,7 +113,7 @@ switch (command)
     }
 
     case "concurrency":
-        Save("concurrency", Concurrency.Callers(repoRoot, Path.GetFullPath(Opt("model")), IntOpt("requests", 8), IntOpt("docs", 10), [1, 2, 8], IntOpt("rounds", 1)));
+        Save("concurrency", Concurrency.Callers(repoRoot, Path.GetFullPath(Opt("model")), IntOpt("requests", 8), IntOpt("docs", 10), [(1, true), (2, true), (8, true), (2, false), (8, false)], IntOpt("rounds", 1)));
         break;
 
     case "batching":

@@ -23,10 +23,13 @@ internal sealed class LogitSession : IDisposable
     private readonly string[] _inputNames;
     private readonly InputKind[] _inputKinds;
     private readonly bool _logitsWidthIsSymbolic;
+    private readonly SemaphoreSlim _runGate;
 
     private LogitSession(InferenceSession session, SessionOptions sessionOptions, string[] inputNames, InputKind[] inputKinds, bool logitsWidthIsSymbolic, bool dynamicallyQuantized)
     {
         IsDynamicallyQuantized = dynamicallyQuantized;
+        ConcurrentRuns = ConcurrentRunLimit(sessionOptions.IntraOpNumThreads, Environment.ProcessorCount);
+        _runGate = new SemaphoreSlim(ConcurrentRuns, ConcurrentRuns);
         _session = session;
         _sessionOptions = sessionOptions;
         _inputNames = inputNames;
@@ -46,6 +49,23 @@ internal sealed class LogitSession : IDisposable
     /// Runtime dynamic int8), so that a pair's logit depends on the other pairs of its batch, padding included.
     /// </summary>
     public bool IsDynamicallyQuantized { get; }
+
+    /// <summary>
+    /// How many <c>Run</c> calls may execute at once: the cores divided by the threads one call uses (at least 1).
+    /// ONNX Runtime's intra-op pool already spreads one call over every core by default; concurrent calls beyond
+    /// that would only oversubscribe the cores (each caller's thread computes too) and multiply activation memory,
+    /// so further callers wait their turn.
+    /// </summary>
+    public int ConcurrentRuns { get; }
+
+    /// <summary>Benchmark switch: <see langword="false"/> lets every caller run at once, to measure what the gate saves.</summary>
+    internal bool GateRuns { get; set; } = true;
+
+    /// <summary>Most concurrent runs that do not oversubscribe <paramref name="processorCount"/> logical processors.</summary>
+    /// <param name="intraOpNumThreads">Threads per run; 0 means ONNX Runtime's default, all cores.</param>
+    /// <param name="processorCount">Logical processors available to the process.</param>
+    internal static int ConcurrentRunLimit(int intraOpNumThreads, int processorCount) =>
+        intraOpNumThreads <= 0 ? 1 : Math.Max(1, processorCount / intraOpNumThreads);
 
     /// <summary>The model inputs this session feeds, in the model's order.</summary>
     public IReadOnlyList<string> InputNames => _inputNames;
@@ -319,7 +339,26 @@ internal sealed class LogitSession : IDisposable
             }
 
             using var runOptions = new RunOptions();
-            using var outputs = _session.Run(runOptions, _inputNames, values, OutputNames);
+            var gated = GateRuns;
+            if (gated)
+            {
+                _runGate.Wait();
+            }
+
+            IDisposableReadOnlyCollection<OrtValue> outputs;
+            try
+            {
+                outputs = _session.Run(runOptions, _inputNames, values, OutputNames);
+            }
+            finally
+            {
+                if (gated)
+                {
+                    _runGate.Release();
+                }
+            }
+
+            using var disposeOutputs = outputs;
             var output = outputs[0];
             var outputShape = output.GetTensorTypeAndShape().Shape;
             if (outputShape.Length != 2 || outputShape[0] != batchSize || outputShape[1] != 1)
@@ -352,5 +391,6 @@ internal sealed class LogitSession : IDisposable
     {
         _session.Dispose();
         _sessionOptions.Dispose();
+        _runGate.Dispose();
     }
 }
