@@ -272,6 +272,11 @@ internal static class EndToEnd
         foreach (var target in s.SweepLengths)
         {
             var p = pool.MinBy(x => Math.Abs(x.Ids.Length - target));
+            if (sweep.Any(x => x!["tokens"]!.GetValue<int>() == p.Ids.Length))
+            {
+                continue; // the sample has no pair nearer this length than a previous one
+            }
+
             var times = new List<double>();
             var peerTimes = new List<double>();
             for (var rep = 0; rep < s.SweepRepeats; rep++)

@@ -8,6 +8,7 @@
 //   e2e         --out DIR --model DIR --variant fp32|int8 [--requests 6 --docs 20 --raw-requests 1]
 //   concurrency --out DIR --model DIR [--requests 8 --docs 10 --rounds 1]
 //   batching    --out DIR --model DIR [--requests 2 --docs 20]
+//   spinning    --out DIR --model DIR --variant int8 [--repeats 6]
 //   report      --out DIR --docs docs/BENCHMARKS.md
 using System.Globalization;
 using System.Text.Json;
@@ -105,7 +106,7 @@ switch (command)
             IntOpt("requests", 6),
             IntOpt("docs", 20),
             IntOpt("raw-requests", 1),
-            Opt("sweep", "16,32,64,96,128,192,256,320,384,448,512").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(),
+            Opt("sweep", "64,96,128,192,256,320,384,448,512").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(),
             IntOpt("sweep-repeats", 2),
             ReadPeaks());
         Save("e2e-" + variant, EndToEnd.Run(settings));
@@ -118,6 +119,10 @@ switch (command)
 
     case "batching":
         Save("batching-" + Opt("variant", "int8"), Concurrency.Batching(repoRoot, Path.GetFullPath(Opt("model")), IntOpt("requests", 2), IntOpt("docs", 20), [(1, 8192), (4, 8192), (8, 8192), (64, 1 << 20)]));
+        break;
+
+    case "spinning":
+        Save("spinning-" + Opt("variant", "int8"), Spinning.Run(repoRoot, Path.GetFullPath(Opt("model")), [64, 128, 256, 512], IntOpt("repeats", 6)));
         break;
 
     case "report":

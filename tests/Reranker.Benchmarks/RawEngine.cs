@@ -13,7 +13,7 @@ internal sealed class RawEngine : IDisposable
     private readonly InferenceSession _session;
     private readonly SessionOptions _options;
 
-    public RawEngine(string modelPath)
+    public RawEngine(string modelPath, bool allowSpinning = false)
     {
         _options = new SessionOptions
         {
@@ -21,7 +21,7 @@ internal sealed class RawEngine : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             InterOpNumThreads = 1,
         };
-        _options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        _options.AddSessionConfigEntry("session.intra_op.allow_spinning", allowSpinning ? "1" : "0");
         _session = new InferenceSession(modelPath, _options);
     }
 
