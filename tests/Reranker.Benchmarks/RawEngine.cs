@@ -13,7 +13,7 @@ internal sealed class RawEngine : IDisposable
     private readonly InferenceSession _session;
     private readonly SessionOptions _options;
 
-    public RawEngine(string modelPath, bool allowSpinning = false)
+    public RawEngine(string modelPath, bool allowSpinning = true)
     {
         _options = new SessionOptions
         {

@@ -46,8 +46,22 @@ internal static class Spinning
             Console.Error.WriteLine($"spinning lever, {name}: sleeping {sleepMs:F1} ms, spinning {spinMs:F1} ms ({sleepMs / spinMs - 1:P1}); load {Machine.LoadAverage()}");
         }
 
+        // What spinning costs while idle: CPU this process uses in the 2 s after a run ends.
+        var idle = new JsonObject();
+        foreach (var (name, engine) in new[] { ("sleeping", sleeping), ("spinning", spinning) })
+        {
+            engine.Run([pool[0]], [[0]], 1);
+            var process = Process.GetCurrentProcess();
+            var before = process.TotalProcessorTime;
+            Thread.Sleep(2000);
+            process.Refresh();
+            idle[name + "_idle_cpu_seconds_per_2s"] = (process.TotalProcessorTime - before).TotalSeconds;
+        }
+
+        Console.Error.WriteLine($"idle CPU after a run: {idle.ToJsonString()}");
         return new JsonObject
         {
+            ["idle_after_run"] = idle,
             ["model"] = modelDirectory,
             ["repeats"] = repeats,
             ["cases"] = rows,

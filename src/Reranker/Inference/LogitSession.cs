@@ -95,9 +95,11 @@ internal sealed class LogitSession : IDisposable
                 IntraOpNumThreads = intraOpNumThreads,
             };
 
-            // A library lives in someone else's process: idle worker threads should sleep, not spin.
-            // Measured on this project's CPU, this costs no throughput (docs/research/performance.md §4.2).
-            sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+            // Intra-op workers keep ONNX Runtime's default: they spin briefly between operators instead of sleeping.
+            // One pair per call means hundreds of short parallel sections, and waking sleeping workers for each was
+            // measured 5-22 % slower per pair (512 down to 69 tokens) on this project's 2-core CPU; after a run the
+            // spinning stops within milliseconds (31 ms of CPU in the 2 s after a run). docs/BENCHMARKS.md, "Levers".
+            sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "1");
 
             try
             {
