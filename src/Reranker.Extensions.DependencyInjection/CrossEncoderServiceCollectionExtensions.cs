@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Reranker;
 
@@ -9,7 +10,8 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// The encoder is a singleton: loading a model takes seconds and hundreds of megabytes, and one instance is safe to
 /// use from many threads. It is created on first resolution (not at registration) and disposed with the container
 /// that created it. Configuration errors (a missing directory or model file, an invalid option) therefore surface
-/// when the encoder is first resolved.
+/// when the encoder is first resolved. When the container has an <see cref="ILoggerFactory"/> (as a host does) and
+/// <see cref="CrossEncoderOptions.LoggerFactory"/> is not set, the encoder logs through it.
 /// </remarks>
 public static class CrossEncoderServiceCollectionExtensions
 {
@@ -77,6 +79,12 @@ public static class CrossEncoderServiceCollectionExtensions
     private static CrossEncoder CreateEncoder(IServiceProvider provider)
     {
         var options = provider.GetRequiredService<IOptions<CrossEncoderServiceOptions>>().Value;
-        return CrossEncoder.Create(options.ModelDirectory!, options.CrossEncoder);
+        var encoderOptions = options.CrossEncoder;
+        if (encoderOptions.LoggerFactory is null && provider.GetService<ILoggerFactory>() is { } loggerFactory)
+        {
+            encoderOptions = encoderOptions with { LoggerFactory = loggerFactory };
+        }
+
+        return CrossEncoder.Create(options.ModelDirectory!, encoderOptions);
     }
 }

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Reranker.Tests.Support;
 using Reranker.Tokenization;
 
 namespace Reranker.Tests.Extensions;
@@ -103,6 +105,24 @@ public sealed class DependencyInjectionTests
 
         var e = Assert.Throws<OptionsValidationException>(provider.GetRequiredService<CrossEncoder>);
         Assert.Contains("ModelDirectory", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_encoder_logs_through_the_containers_ILoggerFactory()
+    {
+        var logs = new CapturingLoggerFactory();
+        var services = new ServiceCollection()
+            .AddSingleton<ILoggerFactory>(logs)
+            .AddCrossEncoder(TestPaths.TinyModel, new CrossEncoderOptions { MaxLength = 16 });
+        using var provider = services.BuildServiceProvider();
+
+        var encoder = provider.GetRequiredService<CrossEncoder>();
+        encoder.Predict(Pairs);
+
+        Assert.Single(logs.WithEventId(CrossEncoderLogEvents.ModelLoaded));
+        Assert.Single(logs.WithEventId(CrossEncoderLogEvents.PairsTruncated));
+        Assert.Same(logs, encoder.Options.LoggerFactory);
+        Assert.Equal(16, encoder.Options.MaxLength);
     }
 
     [Fact]
