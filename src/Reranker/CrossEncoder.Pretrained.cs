@@ -36,8 +36,9 @@ public sealed partial class CrossEncoder
     /// loaded from the snapshot folder <c>{cache}/models--{org}--{name}/snapshots/{commit}/</c>. One with only
     /// <c>model.safetensors</c> is exported once per commit and precision into
     /// <c>{cache}/models--{org}--{name}/onnx/{commit}/fp32/</c> (or <c>int8/</c>), written to a temporary folder and
-    /// renamed into place, and later calls, offline ones included, load that folder without exporting again. Deleting
-    /// the repository's cache folder (for example with <c>hf cache delete</c>) removes the export with it.
+    /// renamed into place, and later calls, offline ones included, load that folder without exporting again.
+    /// <c>huggingface_hub</c> reads only <c>snapshots/</c>, <c>refs/</c> and <c>blobs/</c>, so its cache tools neither
+    /// count nor remove the export folder, except when they delete the whole repository folder.
     /// </para>
     /// <para>
     /// Offline (<see cref="HubDownloadOptions.Offline"/> or <c>HF_HUB_OFFLINE=1</c>), nothing is requested and the
