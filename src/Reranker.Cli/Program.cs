@@ -28,6 +28,7 @@ internal static class Program
         switch (args[0])
         {
             // Each command lives in its own file: ExportCommand.cs, EvalCommand.cs.
+            case "eval": return EvalCommand.Run(rest, stdout, stderr);
             default:
                 stderr.WriteLine($"reranker: unknown command '{args[0]}'.");
                 stderr.WriteLine(Usage);
