@@ -79,13 +79,13 @@ internal static class EvalRunner
         private static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private long _scoredNow;
-        private TimeSpan _lastPrint = TimeSpan.MinValue;
+        private TimeSpan? _lastPrint;
 
         public void Advance(int pairs, int queryNumber, int queries, bool queryFinished)
         {
             _scoredNow += pairs;
             var elapsed = _clock.Elapsed;
-            if (!queryFinished && elapsed - _lastPrint < Interval)
+            if (!queryFinished && _lastPrint is { } last && elapsed - last < Interval)
             {
                 return;
             }
