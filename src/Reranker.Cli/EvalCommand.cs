@@ -111,8 +111,15 @@ internal static class EvalCommand
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException or NotSupportedException)
         {
+            // Model loading reports a missing or malformed file, or a model it cannot run, with these.
             stderr.WriteLine($"reranker eval: {ex.Message}");
             return ExitFailure;
+        }
+        catch (ArgumentException ex)
+        {
+            // Options the model rejects at load, e.g. a --max-length below the minimum or above the model's positions.
+            stderr.WriteLine($"reranker eval: {ex.Message}");
+            return ExitUsage;
         }
     }
 
