@@ -326,3 +326,19 @@ internal static class EvalScorers
         }
     }
 }
+
+/// <summary>The <c>eval</c> verb is wired into <c>reranker</c>'s dispatcher.</summary>
+public class EvalDispatchTests
+{
+    [Fact]
+    public void ProgramDispatchesEval()
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        Assert.Equal(0, Program.Run(["eval", "--help"], stdout, stderr));
+        Assert.Contains("usage: reranker eval --model DIR --qa FILE --corpus FILE", stdout.ToString(), StringComparison.Ordinal);
+
+        Assert.Equal(2, Program.Run(["eval", "--frobnicate"], stdout, stderr));
+        Assert.Contains("unknown option '--frobnicate'", stderr.ToString(), StringComparison.Ordinal);
+    }
+}
