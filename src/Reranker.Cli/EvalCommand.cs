@@ -57,7 +57,13 @@ internal static class EvalCommand
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
-            e.Cancel = true; // let the current chunk finish and flush
+            // First Ctrl+C: finish and flush the current chunk, then stop. A second one ends the process at once.
+            e.Cancel = !cts.IsCancellationRequested;
+            if (e.Cancel)
+            {
+                Console.Error.WriteLine("eval: stopping after the current batch (Ctrl+C again to quit now)...");
+            }
+
             cts.Cancel();
         };
         Console.CancelKeyPress += onCancel;

@@ -46,7 +46,11 @@ internal static class EvalRunner
                 for (var start = store.CompletedCount(query); start < candidates; start += chunkSize)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    scorer ??= createScorer();
+                    if (scorer is null)
+                    {
+                        scorer = createScorer();
+                        meter.Restart(); // model loading is not scoring: keep it out of the rate and the ETA
+                    }
                     var count = Math.Min(chunkSize, candidates - start);
                     var pairs = new (string Query, string Document)[count];
                     for (var i = 0; i < count; i++)
@@ -80,6 +84,8 @@ internal static class EvalRunner
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private long _scoredNow;
         private TimeSpan? _lastPrint;
+
+        public void Restart() => _clock.Restart();
 
         public void Advance(int pairs, int queryNumber, int queries, bool queryFinished)
         {
