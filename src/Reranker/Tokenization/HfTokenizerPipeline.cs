@@ -115,9 +115,13 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
                 var template = ReadPostProcessor(Optional(root, "post_processor"), sourceName, model, added.Tokens);
                 return new HfTokenizerPipeline(added, normalizer, preTokenizer, model, template);
             }
-            catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException)
+            catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException or IndexOutOfRangeException)
             {
                 throw new InvalidDataException($"'{sourceName}' is malformed: {e.Message}", e);
+            }
+            catch (InvalidDataException e) when (!e.Message.Contains(sourceName, StringComparison.Ordinal))
+            {
+                throw new InvalidDataException($"'{sourceName}': {e.Message}", e);
             }
         }
     }

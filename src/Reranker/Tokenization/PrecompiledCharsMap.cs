@@ -22,6 +22,10 @@ internal sealed class PrecompiledCharsMap : INormalizer
     private readonly string?[] _asciiReplacement = new string?[128];
     private readonly bool[] _asciiHasRule = new bool[128];
 
+    // Replacement of a lone BMP character, filled on first use; NoRule marks a character without a rule.
+    private static readonly string NoRule = new('\0', 1);
+    private readonly string?[] _bmpReplacement = new string?[char.MaxValue + 1];
+
     private PrecompiledCharsMap(uint[] units, byte[] normalized)
     {
         _units = units;
@@ -96,6 +100,24 @@ internal sealed class PrecompiledCharsMap : INormalizer
                 continue;
             }
 
+            // Fast path: Hangul syllables and CJK ideographs (and ASCII) next to each other never join into one grapheme
+            // cluster (no Extend, ZWJ, SpacingMark or Prepend among them, and a syllable only joins a following jamo).
+            if (IsSimple(c) && c != '\r' && (pos + 1 == span.Length || IsSimple(span[pos + 1])))
+            {
+                var replacement = _bmpReplacement[c] ??= LookUpSingle(c);
+                if (ReferenceEquals(replacement, NoRule))
+                {
+                    sb.Append(c);
+                }
+                else
+                {
+                    sb.Append(replacement);
+                }
+
+                pos++;
+                continue;
+            }
+
             var length = StringInfo.GetNextTextElementLength(span[pos..]);
             var grapheme = span.Slice(pos, length);
             pos += length;
@@ -134,6 +156,16 @@ internal sealed class PrecompiledCharsMap : INormalizer
         }
 
         return sb.ToString();
+    }
+
+    private static bool IsSimple(char c) => c < 0x80 || (c >= 0xAC00 && c <= 0xD7A3) || (c >= 0x4E00 && c <= 0x9FFF);
+
+    private string LookUpSingle(char c)
+    {
+        Span<byte> utf8 = stackalloc byte[4];
+        var written = Encoding.UTF8.GetBytes([c], utf8);
+        var value = ShortestPrefixValue(utf8[..written]);
+        return value >= 0 ? ReadReplacement(value) : NoRule;
     }
 
     /// <summary>Value of the shortest key in the trie that is a prefix of <paramref name="key"/>, or -1.</summary>
