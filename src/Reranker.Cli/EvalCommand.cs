@@ -69,7 +69,7 @@ internal static class EvalCommand
         Console.CancelKeyPress += onCancel;
         try
         {
-            return Run(args, stdout, stderr, CreateCrossEncoderScorer, cts.Token);
+            return Run(args, stdout, stderr, CrossEncoderScorer.Create, cts.Token);
         }
         finally
         {
@@ -191,9 +191,6 @@ internal static class EvalCommand
         stderr.WriteLine($"eval: wrote {Path.Combine(options.Output, "metrics.json")} and table.md");
         return ExitOk;
     }
-
-    private static IPairScorer CreateCrossEncoderScorer(ScorerSettings settings) =>
-        throw new NotSupportedException("scoring needs Reranker.CrossEncoder, which this build does not have yet.");
 }
 
 /// <summary>The parsed command line of <c>reranker eval</c>.</summary>

@@ -298,33 +298,10 @@ public sealed class EvalCommandTests : IDisposable
     }
 }
 
-/// <summary>The scorer the end-to-end tests run.</summary>
+/// <summary>The scorer the end-to-end tests run: the bundled tiny model through <see cref="Reranker.CrossEncoder"/>.</summary>
 internal static class EvalScorers
 {
-    /// <summary>
-    /// Stand-in until CrossEncoder lands on main: a deterministic pseudo-score of the pair text (FNV-1a), so the
-    /// pipeline, checkpoint and metrics are exercised. Replaced by the real tiny model once CrossEncoder is merged.
-    /// </summary>
-    public static IPairScorer Model(ScorerSettings settings) => new HashScorer(settings.MaxLength);
-
-    private sealed class HashScorer(int maxLength) : IPairScorer
-    {
-        public float[] Score(IReadOnlyList<(string Query, string Document)> pairs) =>
-            pairs.Select(p =>
-            {
-                var h = 2166136261u;
-                foreach (var ch in p.Query + "\u0001" + p.Document[..Math.Min(p.Document.Length, maxLength * 4)])
-                {
-                    h = (h ^ ch) * 16777619u;
-                }
-
-                return (h % 100_000) / 100_000f;
-            }).ToArray();
-
-        public void Dispose()
-        {
-        }
-    }
+    public static IPairScorer Model(ScorerSettings settings) => CrossEncoderScorer.Create(settings);
 }
 
 /// <summary>The <c>eval</c> verb is wired into <c>reranker</c>'s dispatcher.</summary>

@@ -1,0 +1,138 @@
+using Reranker.Tokenization;
+
+namespace Reranker;
+
+/// <summary>Settings of a <see cref="CrossEncoder"/>, read once by <see cref="CrossEncoder.Create"/>.</summary>
+/// <remarks>
+/// Every property validates its value when set, so an invalid option fails where it is written. Settings that
+/// depend on the model (such as <see cref="MaxLength"/> against the model's position table) are checked by
+/// <see cref="CrossEncoder.Create"/>.
+/// </remarks>
+public sealed class CrossEncoderOptions
+{
+    /// <summary>The smallest accepted <see cref="MaxLength"/>: the four special tokens of a pair plus a few text tokens.</summary>
+    public const int MinMaxLength = 8;
+
+    /// <summary>Most tokens of one (query, document) pair, special tokens included. Default 512.</summary>
+    /// <remarks>
+    /// <para>
+    /// Longer pairs are shortened by <see cref="Truncation"/>; <see cref="CrossEncoder.EncodePair"/> and
+    /// <see cref="RankedDocument.IsTruncated"/> tell when that happened.
+    /// </para>
+    /// <para>
+    /// 512 is the default of FlagEmbedding's <c>FlagReranker</c> and the length used by the AutoRAG Korean
+    /// reranker benchmark this library reproduces, and on a CPU the cost of a pair grows with its length (about
+    /// linearly up to 512 tokens, faster beyond, as attention takes over). BAAI suggests 1024 for
+    /// bge-reranker-v2-m3, and its tokenizer accepts up to 8192: raise it when long passages matter more than
+    /// latency. <see cref="CrossEncoder.Create"/> rejects a value above the model's
+    /// <c>max_position_embeddings - 2</c> from <c>config.json</c> (8192 for bge-reranker-v2-m3).
+    /// </para>
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException">The value is below <see cref="MinMaxLength"/>.</exception>
+    public int MaxLength
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, MinMaxLength, nameof(MaxLength));
+            field = value;
+        }
+    } = 512;
+
+    /// <summary>How a pair longer than <see cref="MaxLength"/> is shortened. Default <see cref="TruncationStrategy.LongestFirst"/>.</summary>
+    /// <remarks>
+    /// <see cref="TruncationStrategy.LongestFirst"/> matches transformers and sentence-transformers;
+    /// <see cref="TruncationStrategy.QueryCapped"/> matches FlagEmbedding's <c>FlagReranker</c>.
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not a defined <see cref="TruncationStrategy"/>.</exception>
+    public TruncationStrategy Truncation
+    {
+        get;
+        init
+        {
+            if (!Enum.IsDefined(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(Truncation), value, "Not a defined TruncationStrategy.");
+            }
+
+            field = value;
+        }
+    } = TruncationStrategy.LongestFirst;
+
+    /// <summary>Most pairs the model runs at once. Default 1: each pair runs alone.</summary>
+    /// <remarks>
+    /// <para>
+    /// Batches are length-sorted and padded only to their longest pair, and also capped by
+    /// <see cref="MaxBatchTokens"/>. On a CPU batching buys little: the work is proportional to the padded tokens,
+    /// and on a 2-core machine one pair per call was measured faster than sorted batches of 8 (no padding at all).
+    /// A larger batch can help where one pair does not keep many cores busy.
+    /// </para>
+    /// <para>
+    /// With an fp32 model the scores do not depend on the batch. With a dynamically quantized (int8) model they do:
+    /// the activation scale is computed over the whole batch, padding included, which moved logits by up to about
+    /// 0.1 on the test fixture. Keep 1 for int8 models when scores must not depend on which pairs share a call.
+    /// </para>
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int BatchSize
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value, nameof(BatchSize));
+            field = value;
+        }
+    } = 1;
+
+    /// <summary>Most tokens in one batch, counting padding (pairs × longest pair). Default 8192.</summary>
+    /// <remarks>
+    /// On a CPU, time and memory grow with the padded token count, so this caps both: at the default it allows 16
+    /// pairs of 512 tokens or 64 pairs of 128 (still capped by <see cref="BatchSize"/>). A pair longer than the
+    /// budget runs alone. Used only when <see cref="BatchSize"/> is above 1.
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative.</exception>
+    public int MaxBatchTokens
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value, nameof(MaxBatchTokens));
+            field = value;
+        }
+    } = 8192;
+
+    /// <summary>Threads ONNX Runtime uses inside one operator; 0 (the default) keeps ONNX Runtime's default, the number of physical cores.</summary>
+    /// <remarks>
+    /// Set it to the cores this process may really use (for example under a container CPU quota): more threads than
+    /// cores makes inference several times slower.
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public int IntraOpNumThreads
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value, nameof(IntraOpNumThreads));
+            field = value;
+        }
+    }
+
+    /// <summary>File name of the ONNX model inside the model directory. Default <c>model.onnx</c>.</summary>
+    /// <remarks>
+    /// Use for example <c>model_int8.onnx</c> for a dynamically quantized export, which is several times faster on
+    /// CPUs with int8 dot-product instructions, at a small cost in accuracy (see <see cref="BatchSize"/> about int8
+    /// and batching). External weights
+    /// (<c>model.onnx.data</c>) are found beside the file.
+    /// </remarks>
+    /// <exception cref="ArgumentException">The value is empty or white space.</exception>
+    /// <exception cref="ArgumentNullException">The value is <see langword="null"/>.</exception>
+    public string ModelFileName
+    {
+        get;
+        init
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(value, nameof(ModelFileName));
+            field = value;
+        }
+    } = "model.onnx";
+}

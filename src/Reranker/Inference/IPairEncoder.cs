@@ -1,0 +1,25 @@
+using Reranker.Tokenization;
+
+namespace Reranker.Inference;
+
+/// <summary>
+/// What inference needs from a tokenizer: the pad id and pair encoding. <see cref="CrossEncoder"/> talks to the
+/// tokenizer only through this seam, so tests can feed golden token ids and check inference on its own.
+/// </summary>
+internal interface IPairEncoder
+{
+    /// <summary>Id of the padding token.</summary>
+    int PadId { get; }
+
+    /// <summary>Encodes a pair with special tokens, truncated to <paramref name="maxLength"/> tokens.</summary>
+    PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation);
+}
+
+/// <summary>The production <see cref="IPairEncoder"/>: the XLM-R tokenizer of the model directory.</summary>
+internal sealed class XlmRobertaPairEncoder(XlmRobertaTokenizer tokenizer) : IPairEncoder
+{
+    public int PadId => tokenizer.PadId;
+
+    public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation) =>
+        tokenizer.EncodePair(query, document, maxLength, truncation);
+}

@@ -1,0 +1,349 @@
+using System.Buffers;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Reranker.Inference;
+
+/// <summary>
+/// One ONNX Runtime CPU session of a sequence-classification model with a single <c>logits</c> output. It feeds
+/// exactly the inputs the model declares and runs length-sorted, padded batches. <see cref="Run"/> is safe to call
+/// from several threads at once: each call rents its own buffers, and ONNX Runtime's <c>Run</c> is thread-safe.
+/// </summary>
+internal sealed class LogitSession : IDisposable
+{
+    internal const string InputIdsName = "input_ids";
+    internal const string AttentionMaskName = "attention_mask";
+    internal const string TokenTypeIdsName = "token_type_ids";
+    internal const string LogitsName = "logits";
+
+    private static readonly string[] OutputNames = [LogitsName];
+
+    private readonly InferenceSession _session;
+    private readonly SessionOptions _sessionOptions;
+    private readonly string[] _inputNames;
+    private readonly InputKind[] _inputKinds;
+    private readonly bool _logitsWidthIsSymbolic;
+
+    private LogitSession(InferenceSession session, SessionOptions sessionOptions, string[] inputNames, InputKind[] inputKinds, bool logitsWidthIsSymbolic)
+    {
+        _session = session;
+        _sessionOptions = sessionOptions;
+        _inputNames = inputNames;
+        _inputKinds = inputKinds;
+        _logitsWidthIsSymbolic = logitsWidthIsSymbolic;
+    }
+
+    private enum InputKind
+    {
+        InputIds,
+        AttentionMask,
+        TokenTypeIds,
+    }
+
+    /// <summary>The model inputs this session feeds, in the model's order.</summary>
+    public IReadOnlyList<string> InputNames => _inputNames;
+
+    /// <summary>Loads and checks an ONNX model file.</summary>
+    /// <param name="modelPath">Path of the <c>.onnx</c> file; external data (<c>model.onnx.data</c>) is found beside it.</param>
+    /// <param name="intraOpNumThreads">Threads for one operator; 0 keeps ONNX Runtime's default (the physical cores).</param>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">ONNX Runtime cannot load the file.</exception>
+    /// <exception cref="NotSupportedException">The model's inputs or outputs are not those of a one-logit sequence classifier.</exception>
+    public static LogitSession Load(string modelPath, int intraOpNumThreads)
+    {
+        if (!File.Exists(modelPath))
+        {
+            throw new FileNotFoundException($"ONNX model not found: '{modelPath}'.", modelPath);
+        }
+
+        SessionOptions? sessionOptions = null;
+        InferenceSession? session = null;
+        try
+        {
+            sessionOptions = new SessionOptions
+            {
+                GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+                ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+                InterOpNumThreads = 1,
+                IntraOpNumThreads = intraOpNumThreads,
+            };
+
+            // A library lives in someone else's process: idle worker threads should sleep, not spin.
+            // Measured on this project's CPU, this costs no throughput (docs/research/performance.md §4.2).
+            sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+
+            try
+            {
+                session = new InferenceSession(modelPath, sessionOptions);
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw new InvalidDataException($"ONNX Runtime could not load the model '{modelPath}': {e.Message}", e);
+            }
+
+            var (names, kinds) = CheckInputs(session, modelPath);
+            var symbolicWidth = CheckOutput(session, modelPath);
+            var result = new LogitSession(session, sessionOptions, names, kinds, symbolicWidth);
+            session = null;
+            sessionOptions = null;
+            return result;
+        }
+        finally
+        {
+            session?.Dispose();
+            sessionOptions?.Dispose();
+        }
+    }
+
+    private static (string[] Names, InputKind[] Kinds) CheckInputs(InferenceSession session, string modelPath)
+    {
+        var names = new List<string>();
+        var kinds = new List<InputKind>();
+        var unknown = new List<string>();
+        foreach (var (name, metadata) in session.InputMetadata)
+        {
+            InputKind? kind = name switch
+            {
+                InputIdsName => InputKind.InputIds,
+                AttentionMaskName => InputKind.AttentionMask,
+                TokenTypeIdsName => InputKind.TokenTypeIds,
+                _ => null,
+            };
+            if (kind is null)
+            {
+                unknown.Add(name);
+                continue;
+            }
+
+            if (!metadata.IsTensor || metadata.ElementDataType != TensorElementType.Int64 || metadata.Dimensions.Length != 2)
+            {
+                throw new NotSupportedException(
+                    $"Model '{modelPath}' declares input '{name}' as {Describe(metadata)}; expected an int64 tensor [batch, sequence].");
+            }
+
+            names.Add(name);
+            kinds.Add(kind.Value);
+        }
+
+        if (unknown.Count > 0)
+        {
+            throw new NotSupportedException(
+                $"Model '{modelPath}' declares inputs this library cannot fill: {string.Join(", ", unknown.Select(n => $"'{n}'"))}. " +
+                $"Supported inputs: '{InputIdsName}', '{AttentionMaskName}', '{TokenTypeIdsName}'.");
+        }
+
+        if (!kinds.Contains(InputKind.InputIds))
+        {
+            throw new NotSupportedException($"Model '{modelPath}' has no '{InputIdsName}' input.");
+        }
+
+        return (names.ToArray(), kinds.ToArray());
+    }
+
+    /// <returns><see langword="true"/> when the width of <c>logits</c> is symbolic and must be checked on each run.</returns>
+    private static bool CheckOutput(InferenceSession session, string modelPath)
+    {
+        if (!session.OutputMetadata.TryGetValue(LogitsName, out var logits))
+        {
+            throw new NotSupportedException(
+                $"Model '{modelPath}' has no '{LogitsName}' output (it has: {string.Join(", ", session.OutputMetadata.Keys.Select(n => $"'{n}'"))}); " +
+                "export it as a text-classification model.");
+        }
+
+        if (!logits.IsTensor || logits.ElementDataType != TensorElementType.Float || logits.Dimensions.Length != 2)
+        {
+            throw new NotSupportedException(
+                $"Model '{modelPath}' declares '{LogitsName}' as {Describe(logits)}; expected a float tensor [batch, 1].");
+        }
+
+        var width = logits.Dimensions[1];
+        if (width > 0 && width != 1)
+        {
+            throw new NotSupportedException(
+                $"Model '{modelPath}' outputs {width} logits per pair; a cross-encoder reranker outputs exactly one.");
+        }
+
+        return width <= 0;
+    }
+
+    private static string Describe(NodeMetadata metadata) =>
+        metadata.IsTensor
+            ? $"a {metadata.ElementDataType} tensor of shape [{string.Join(", ", metadata.Dimensions.Select((d, i) => d > 0 ? d.ToString(System.Globalization.CultureInfo.InvariantCulture) : metadata.SymbolicDimensions[i]))}]"
+            : $"a {metadata.OnnxValueType} value";
+
+    /// <summary>
+    /// Groups sequences into batches: sorted by length (ties in input order), at most <paramref name="batchSize"/>
+    /// per batch and at most <paramref name="maxBatchTokens"/> padded tokens (count × longest); a sequence longer
+    /// than the budget runs alone.
+    /// </summary>
+    /// <returns>Batches of indices into <paramref name="lengths"/>, each sorted by length ascending.</returns>
+    internal static List<int[]> PlanBatches(IReadOnlyList<int> lengths, int batchSize, int maxBatchTokens)
+    {
+        var order = new int[lengths.Count];
+        for (var i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+
+        // Stable: equal lengths keep input order, so the plan is deterministic.
+        Array.Sort(order, (a, b) => lengths[a] != lengths[b] ? lengths[a].CompareTo(lengths[b]) : a.CompareTo(b));
+
+        var batches = new List<int[]>();
+        var start = 0;
+        while (start < order.Length)
+        {
+            var end = start + 1;
+            while (end < order.Length
+                   && end - start < batchSize
+                   && (long)(end - start + 1) * lengths[order[end]] <= maxBatchTokens)
+            {
+                end++;
+            }
+
+            batches.Add(order[start..end]);
+            start = end;
+        }
+
+        return batches;
+    }
+
+    /// <summary>Computes the logit of every sequence, in input order.</summary>
+    /// <param name="inputIds">Token ids of each pair, special tokens included; none may be empty.</param>
+    /// <param name="padId">The tokenizer's padding id, used to fill shorter rows of a batch.</param>
+    /// <param name="batchSize">Most sequences in one batch.</param>
+    /// <param name="maxBatchTokens">Most padded tokens in one batch.</param>
+    public float[] Run(IReadOnlyList<int[]> inputIds, int padId, int batchSize, int maxBatchTokens)
+    {
+        var logits = new float[inputIds.Count];
+        if (inputIds.Count == 0)
+        {
+            return logits;
+        }
+
+        var lengths = new int[inputIds.Count];
+        for (var i = 0; i < lengths.Length; i++)
+        {
+            lengths[i] = inputIds[i].Length;
+            if (lengths[i] == 0)
+            {
+                throw new ArgumentException($"Sequence {i} is empty.", nameof(inputIds));
+            }
+        }
+
+        foreach (var batch in PlanBatches(lengths, batchSize, maxBatchTokens))
+        {
+            var sequenceLength = lengths[batch[^1]];
+            var size = batch.Length * sequenceLength;
+            var ids = ArrayPool<long>.Shared.Rent(size);
+            var mask = ArrayPool<long>.Shared.Rent(size);
+            var batchLogits = ArrayPool<float>.Shared.Rent(batch.Length);
+            try
+            {
+                ids.AsSpan(0, size).Fill(padId);
+                mask.AsSpan(0, size).Clear();
+                for (var row = 0; row < batch.Length; row++)
+                {
+                    var source = inputIds[batch[row]];
+                    var offset = row * sequenceLength;
+                    for (var t = 0; t < source.Length; t++)
+                    {
+                        ids[offset + t] = source[t];
+                    }
+
+                    mask.AsSpan(offset, source.Length).Fill(1);
+                }
+
+                RunPadded(ids.AsMemory(0, size), mask.AsMemory(0, size), batch.Length, sequenceLength, batchLogits.AsSpan(0, batch.Length));
+                for (var row = 0; row < batch.Length; row++)
+                {
+                    logits[batch[row]] = batchLogits[row];
+                }
+            }
+            finally
+            {
+                ArrayPool<long>.Shared.Return(ids);
+                ArrayPool<long>.Shared.Return(mask);
+                ArrayPool<float>.Shared.Return(batchLogits);
+            }
+        }
+
+        return logits;
+    }
+
+    /// <summary>Runs one padded batch, given as row-major <c>[batchSize, sequenceLength]</c> ids and mask.</summary>
+    /// <param name="inputIds">The token ids, padding included.</param>
+    /// <param name="attentionMask">1 over real tokens, 0 over padding.</param>
+    /// <param name="batchSize">Rows in the batch.</param>
+    /// <param name="sequenceLength">Columns in the batch.</param>
+    /// <param name="logits">Receives one logit per row.</param>
+    internal void RunPadded(Memory<long> inputIds, Memory<long> attentionMask, int batchSize, int sequenceLength, Span<float> logits)
+    {
+        var size = batchSize * sequenceLength;
+        if (inputIds.Length != size || attentionMask.Length != size || logits.Length != batchSize)
+        {
+            throw new ArgumentException($"Buffers do not match a batch of {batchSize} × {sequenceLength}.");
+        }
+
+        long[] shape = [batchSize, sequenceLength];
+        long[]? zeros = null;
+        var values = new OrtValue[_inputNames.Length];
+        try
+        {
+            for (var i = 0; i < values.Length; i++)
+            {
+                Memory<long> data;
+                switch (_inputKinds[i])
+                {
+                    case InputKind.InputIds:
+                        data = inputIds;
+                        break;
+                    case InputKind.AttentionMask:
+                        data = attentionMask;
+                        break;
+                    default:
+                        // XLM-R has a single token type (type_vocab_size 1): every position is type 0.
+                        zeros ??= ArrayPool<long>.Shared.Rent(size);
+                        zeros.AsSpan(0, size).Clear();
+                        data = zeros.AsMemory(0, size);
+                        break;
+                }
+
+                values[i] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, data, shape);
+            }
+
+            using var runOptions = new RunOptions();
+            using var outputs = _session.Run(runOptions, _inputNames, values, OutputNames);
+            var output = outputs[0];
+            var outputShape = output.GetTensorTypeAndShape().Shape;
+            if (outputShape.Length != 2 || outputShape[0] != batchSize || outputShape[1] != 1)
+            {
+                var message = $"The model's '{LogitsName}' output has shape [{string.Join(", ", outputShape)}] for a batch of {batchSize}; expected [{batchSize}, 1].";
+                throw _logitsWidthIsSymbolic && outputShape.Length == 2 && outputShape[0] == batchSize
+                    ? new NotSupportedException(message + " A cross-encoder reranker outputs exactly one logit per pair.")
+                    : new InvalidOperationException(message);
+            }
+
+            // The span points into native memory owned by 'outputs': copy before it is disposed.
+            output.GetTensorDataAsSpan<float>().CopyTo(logits);
+        }
+        finally
+        {
+            foreach (var value in values)
+            {
+                value?.Dispose();
+            }
+
+            if (zeros is not null)
+            {
+                ArrayPool<long>.Shared.Return(zeros);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _session.Dispose();
+        _sessionOptions.Dispose();
+    }
+}
