@@ -45,7 +45,10 @@ public static class RerankServer
 
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBytes);
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(_ => CrossEncoder.Create(options.ModelDirectory, options.ToCrossEncoderOptions()));
+        // One CrossEncoder per process, owned by the container; its settings come from Reranker:CrossEncoder:*.
+        var modelDirectory = options.ModelDirectory;
+        builder.Services.AddCrossEncoder(configuration.GetSection(RerankServerOptions.SectionName));
+        builder.Services.Configure<CrossEncoderServiceOptions>(o => o.ModelDirectory = modelDirectory);
         builder.Services.AddSingleton(_ => new RequestGate(options.MaxConcurrentRequests, options.MaxQueuedRequests));
 
         var app = builder.Build();
@@ -66,9 +69,9 @@ public static class RerankServer
         }));
 
         app.MapPost("/rerank", (HttpContext context, CrossEncoder encoder, RequestGate gate, RerankServerOptions settings) =>
-            HandleAsync(context, gate, settings, root => RequestParser.ParseTei(root, settings), request => ScoreTei(encoder, settings, request)));
+            HandleAsync(context, gate, settings, root => RequestParser.ParseTei(root, settings), (request, cancel) => ScoreTeiAsync(encoder, settings, request, cancel)));
         app.MapPost("/v1/rerank", (HttpContext context, CrossEncoder encoder, RequestGate gate, RerankServerOptions settings) =>
-            HandleAsync(context, gate, settings, root => RequestParser.ParseCohere(root, settings), request => ScoreCohere(encoder, settings, request)));
+            HandleAsync(context, gate, settings, root => RequestParser.ParseCohere(root, settings), (request, cancel) => ScoreCohereAsync(encoder, settings, request, cancel)));
         app.MapGet("/health", () => Results.Json(new { Status = "ok" }, JsonOptions));
         app.MapGet("/info", (CrossEncoder encoder, RerankServerOptions settings) => Results.Json(
             new
@@ -98,7 +101,7 @@ public static class RerankServer
         RequestGate gate,
         RerankServerOptions settings,
         Func<JsonElement, TRequest> parse,
-        Func<TRequest, object> score)
+        Func<TRequest, CancellationToken, Task<object>> score)
     {
         try
         {
@@ -115,7 +118,8 @@ public static class RerankServer
                 return Error(StatusCodes.Status503ServiceUnavailable, "overloaded", $"The server is busy: {gate.MaxConcurrent} requests are scoring and {gate.MaxQueued} waiting. Retry later.");
             }
 
-            return Results.Json(score(request), JsonOptions);
+            // A client that goes away stops its scoring (RankAsync passes the token to ONNX Runtime).
+            return Results.Json(await score(request, context.RequestAborted), JsonOptions);
         }
         catch (ApiError e)
         {
@@ -143,7 +147,7 @@ public static class RerankServer
         }
     }
 
-    private static List<TeiRank> ScoreTei(CrossEncoder encoder, RerankServerOptions settings, TeiRerankRequest request)
+    private static async Task<object> ScoreTeiAsync(CrossEncoder encoder, RerankServerOptions settings, TeiRerankRequest request, CancellationToken cancellationToken)
     {
         var truncate = request.Truncate ?? settings.AutoTruncate;
         if (!truncate || request.TruncateLeft)
@@ -170,6 +174,7 @@ public static class RerankServer
                 pairs[i] = (request.Query, request.Texts[i]);
             }
 
+            // No PredictLogitsAsync in the library: raw scores are computed on this thread, without cancellation.
             var logits = encoder.PredictLogits(pairs);
             for (var i = 0; i < logits.Length; i++)
             {
@@ -181,7 +186,7 @@ public static class RerankServer
         }
         else
         {
-            foreach (var ranked in encoder.Rank(request.Query, request.Texts))
+            foreach (var ranked in await encoder.RankAsync(request.Query, request.Texts, cancellationToken: cancellationToken))
             {
                 ranks.Add(new TeiRank(ranked.Index, ranked.Score, request.ReturnText ? request.Texts[ranked.Index] : null));
             }
@@ -190,9 +195,9 @@ public static class RerankServer
         return ranks;
     }
 
-    private static CohereResponse ScoreCohere(CrossEncoder encoder, RerankServerOptions settings, CohereRerankRequest request)
+    private static async Task<object> ScoreCohereAsync(CrossEncoder encoder, RerankServerOptions settings, CohereRerankRequest request, CancellationToken cancellationToken)
     {
-        var ranked = encoder.Rank(request.Query, request.Documents, request.TopN);
+        var ranked = await encoder.RankAsync(request.Query, request.Documents, request.TopN, cancellationToken: cancellationToken);
         var results = new List<CohereResult>(ranked.Count);
         foreach (var r in ranked)
         {

@@ -1,10 +1,10 @@
-using Reranker.Tokenization;
-
 namespace Reranker.Server;
 
 /// <summary>
 /// Settings of the service, bound from the configuration section <c>Reranker</c>: command-line
 /// <c>--Reranker:MaxDocuments 64</c>, environment <c>Reranker__MaxDocuments=64</c>, or any other configuration source.
+/// The model's own settings (<see cref="CrossEncoderOptions"/>) are in the subsection <c>Reranker:CrossEncoder</c>,
+/// as <c>AddCrossEncoder(configuration.GetSection("Reranker"))</c> reads them: <c>Reranker__CrossEncoder__MaxLength=1024</c>.
 /// </summary>
 public sealed class RerankServerOptions
 {
@@ -16,24 +16,6 @@ public sealed class RerankServerOptions
 
     /// <summary>The name reported in <c>/v1/rerank</c> responses (when the request names none) and <c>/info</c>. Default: the directory's name.</summary>
     public string? ModelName { get; set; }
-
-    /// <summary><see cref="CrossEncoderOptions.ModelFileName"/>; null for the library default.</summary>
-    public string? ModelFileName { get; set; }
-
-    /// <summary><see cref="CrossEncoderOptions.MaxLength"/>; null for the library default.</summary>
-    public int? MaxLength { get; set; }
-
-    /// <summary><see cref="CrossEncoderOptions.Truncation"/>; null for the library default.</summary>
-    public TruncationStrategy? Truncation { get; set; }
-
-    /// <summary><see cref="CrossEncoderOptions.BatchSize"/>; null for the library default.</summary>
-    public int? BatchSize { get; set; }
-
-    /// <summary><see cref="CrossEncoderOptions.MaxBatchTokens"/>; null for the library default.</summary>
-    public int? MaxBatchTokens { get; set; }
-
-    /// <summary><see cref="CrossEncoderOptions.IntraOpNumThreads"/>; null for the library default.</summary>
-    public int? IntraOpNumThreads { get; set; }
 
     /// <summary>What <c>/rerank</c> does when a request leaves <c>truncate</c> out: true cuts over-long pairs (as TEI's default <c>--auto-truncate</c>).</summary>
     public bool AutoTruncate { get; set; } = true;
@@ -71,20 +53,6 @@ public sealed class RerankServerOptions
         {
             throw new InvalidOperationException($"{SectionName}:{nameof(MaxQueuedRequests)} must be 0 or more, not {MaxQueuedRequests}.");
         }
-    }
-
-    internal CrossEncoderOptions ToCrossEncoderOptions()
-    {
-        var defaults = new CrossEncoderOptions();
-        return new CrossEncoderOptions
-        {
-            ModelFileName = ModelFileName ?? defaults.ModelFileName,
-            MaxLength = MaxLength ?? defaults.MaxLength,
-            Truncation = Truncation ?? defaults.Truncation,
-            BatchSize = BatchSize ?? defaults.BatchSize,
-            MaxBatchTokens = MaxBatchTokens ?? defaults.MaxBatchTokens,
-            IntraOpNumThreads = IntraOpNumThreads ?? defaults.IntraOpNumThreads,
-        };
     }
 
     private static void Positive(long value, string name)

@@ -62,7 +62,7 @@ public sealed class ConfigurationTests
     [Fact]
     public async Task Auto_truncate_false_makes_a_missing_truncate_mean_false()
     {
-        await using var server = await TestServer.StartAsync("Reranker:MaxLength=64", "Reranker:AutoTruncate=false");
+        await using var server = await TestServer.StartAsync("Reranker:CrossEncoder:MaxLength=64", "Reranker:AutoTruncate=false");
 
         var response = await server.PostAsync("/rerank", TestServer.Json(new { query = TestTexts.Query, texts = new[] { TestTexts.Long } }));
 

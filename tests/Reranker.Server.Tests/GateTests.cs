@@ -21,7 +21,7 @@ public sealed class GateTests
             queued = server.PostAsync("/rerank", Body);
             await WaitUntilAsync(() => server.Gate.Admitted == 2);
 
-            var rejected = await server.PostAsync("/v1/rerank", TestServer.Json(new { query = TestTexts.Query, documents = TestTexts.Passages }));
+            var rejected = await server.PostAsync("/v1/rerank", TestServer.Json(new { query = TestTexts.Query, documents = TestTexts.Passages }), NoHang());
             var error = await RerankEndpointTests.ReadErrorAsync(rejected, HttpStatusCode.ServiceUnavailable);
             Assert.Contains("busy", error, StringComparison.Ordinal);
             Assert.Equal(TimeSpan.FromSeconds(7), rejected.Headers.RetryAfter?.Delta);
@@ -39,7 +39,7 @@ public sealed class GateTests
         await using var server = await TestServer.StartAsync("Reranker:MaxConcurrentRequests=1", "Reranker:MaxQueuedRequests=0");
         using (await server.Gate.TryEnterAsync(CancellationToken.None))
         {
-            var rejected = await server.PostAsync("/rerank", Body);
+            var rejected = await server.PostAsync("/rerank", Body, NoHang());
             await RerankEndpointTests.ReadErrorAsync(rejected, HttpStatusCode.ServiceUnavailable);
             Assert.Equal(TimeSpan.FromSeconds(1), rejected.Headers.RetryAfter?.Delta);
         }
@@ -49,12 +49,37 @@ public sealed class GateTests
     }
 
     [Fact]
+    public async Task A_client_that_gives_up_leaves_the_queue()
+    {
+        await using var server = await TestServer.StartAsync("Reranker:MaxConcurrentRequests=1", "Reranker:MaxQueuedRequests=1");
+        Task<HttpResponseMessage> queued;
+        using (await server.Gate.TryEnterAsync(CancellationToken.None))
+        {
+            using var giveUp = new CancellationTokenSource();
+            var abandoned = server.PostAsync("/rerank", Body, giveUp.Token);
+            await WaitUntilAsync(() => server.Gate.Admitted == 2);
+
+            await giveUp.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+            await WaitUntilAsync(() => server.Gate.Admitted == 1);
+
+            // Its place in the queue is free again.
+            queued = server.PostAsync("/rerank", Body);
+            await WaitUntilAsync(() => server.Gate.Admitted == 2);
+            await RerankEndpointTests.ReadErrorAsync(await server.PostAsync("/rerank", Body, NoHang()), HttpStatusCode.ServiceUnavailable);
+            Assert.False(queued.IsCompleted);
+        }
+
+        await RerankEndpointTests.ReadArrayAsync(await queued, HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task Bad_requests_are_answered_even_when_the_server_is_busy()
     {
         await using var server = await TestServer.StartAsync("Reranker:MaxConcurrentRequests=1", "Reranker:MaxQueuedRequests=0");
         using (await server.Gate.TryEnterAsync(CancellationToken.None))
         {
-            await RerankEndpointTests.ReadErrorAsync(await server.PostAsync("/rerank", "{\"query\": \"q\"}"), HttpStatusCode.BadRequest);
+            await RerankEndpointTests.ReadErrorAsync(await server.PostAsync("/rerank", "{\"query\": \"q\"}", NoHang()), HttpStatusCode.BadRequest);
             using var health = await RerankEndpointTests.ReadJsonAsync(await server.Client.GetAsync("/health"), HttpStatusCode.OK);
         }
     }
@@ -94,6 +119,9 @@ public sealed class GateTests
         b!.Dispose();
         Assert.Equal(0, gate.Admitted);
     }
+
+    /// <summary>For a request that must be answered without waiting for the held slot: fail instead of hanging if it waits.</summary>
+    private static CancellationToken NoHang() => new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token;
 
     private static async Task WaitUntilAsync(Func<bool> condition)
     {

@@ -20,7 +20,7 @@ public sealed class ServerFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Server = await TestServer.StartAsync(
-            $"Reranker:MaxLength={MaxLength}",
+            $"Reranker:CrossEncoder:MaxLength={MaxLength}",
             $"Reranker:MaxDocuments={MaxDocuments}",
             $"Reranker:MaxTextCharacters={MaxTextCharacters}",
             $"Reranker:MaxRequestCharacters={MaxRequestCharacters}",

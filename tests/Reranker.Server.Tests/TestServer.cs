@@ -45,8 +45,8 @@ internal sealed class TestServer : IAsyncDisposable
         return new TestServer(app, uri);
     }
 
-    public Task<HttpResponseMessage> PostAsync(string path, string json) =>
-        Client.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
+    public Task<HttpResponseMessage> PostAsync(string path, string json, CancellationToken cancellationToken = default) =>
+        Client.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"), cancellationToken);
 
     public static string Json(object value) => JsonSerializer.Serialize(value);
 
