@@ -71,14 +71,17 @@ if [[ -d "$global" ]]; then
     done
 fi
 
+# A copy of the sample (same csproj and code) under artifacts/, so that its obj/ and bin/ never mix with those of the
+# ProjectReference build; Directory.Build.props and Directory.Packages.props are still found above it.
 step "building samples/Quickstart with PackageReference Reranker $version"
-dotnet build samples/Quickstart/Quickstart.csproj -c Release -nologo -v:q \
+mkdir -p "$work/Quickstart"
+cp samples/Quickstart/Quickstart.csproj samples/Quickstart/*.cs "$work/Quickstart/"
+dotnet build "$work/Quickstart/Quickstart.csproj" -c Release -nologo -v:q \
     -p:UseRerankerPackage=true -p:RerankerPackageVersion="$version" \
     -p:RestoreAdditionalProjectSources="$work/feed" -p:RestoreFallbackFolders="$work/fallback" \
-    -p:RestorePackagesPath="$work/packages" \
-    -p:BaseIntermediateOutputPath="$work/obj/" -p:OutputPath="$work/out/"
+    -p:RestorePackagesPath="$work/packages" -o "$work/out"
 
-assets="$work/obj/project.assets.json"
+assets="$work/Quickstart/obj/project.assets.json"
 grep -q "\"Reranker/$version\": {" "$assets" || fail "Reranker $version not in $assets"
 grep -A2 "\"Reranker/$version\": {" "$assets" | grep -q '"type": "package"' || fail "Reranker resolved as a project, not the package"
 # The restored package is the one just packed (same SHA-512), not a stale copy.
