@@ -174,8 +174,7 @@ public static class RerankServer
                 pairs[i] = (request.Query, request.Texts[i]);
             }
 
-            // No PredictLogitsAsync in the library: raw scores are computed on this thread, without cancellation.
-            var logits = encoder.PredictLogits(pairs);
+            var logits = await encoder.PredictLogitsAsync(pairs, cancellationToken: cancellationToken);
             for (var i = 0; i < logits.Length; i++)
             {
                 ranks.Add(new TeiRank(i, logits[i], request.ReturnText ? request.Texts[i] : null));

@@ -195,7 +195,30 @@ public sealed partial class CrossEncoder : IDisposable
     public Task<float[]> PredictAsync(
         IReadOnlyList<(string Query, string Document)> pairs,
         IProgress<ScoringProgress>? progress = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        ScoreAsync(pairs, applySigmoid: true, progress, cancellationToken);
+
+    /// <summary>Computes raw logits of (query, document) pairs on a thread-pool thread, with progress and cancellation.</summary>
+    /// <param name="pairs">The pairs; strings may be empty.</param>
+    /// <param name="progress">Receives how many pairs are scored after each batch the model runs; the last report has all of them.</param>
+    /// <param name="cancellationToken">Stops the call, as for <see cref="PredictAsync"/>.</param>
+    /// <returns>The same logits as <see cref="PredictLogits"/>, in the order of <paramref name="pairs"/>.</returns>
+    /// <remarks>Runs like <see cref="PredictAsync"/>; only the sigmoid is left out.</remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>
+    public Task<float[]> PredictLogitsAsync(
+        IReadOnlyList<(string Query, string Document)> pairs,
+        IProgress<ScoringProgress>? progress = null,
+        CancellationToken cancellationToken = default) =>
+        ScoreAsync(pairs, applySigmoid: false, progress, cancellationToken);
+
+    private Task<float[]> ScoreAsync(
+        IReadOnlyList<(string Query, string Document)> pairs,
+        bool applySigmoid,
+        IProgress<ScoringProgress>? progress,
+        CancellationToken cancellationToken)
     {
         ValidatePairs(pairs);
         if (cancellationToken.IsCancellationRequested)
@@ -207,7 +230,11 @@ public sealed partial class CrossEncoder : IDisposable
             () =>
             {
                 var scores = RunLogits(EncodeAll(pairs, cancellationToken), progress, cancellationToken);
-                Sigmoid(scores);
+                if (applySigmoid)
+                {
+                    Sigmoid(scores);
+                }
+
                 return scores;
             },
             cancellationToken);

@@ -40,6 +40,22 @@ public sealed class AsyncTests
     }
 
     [Fact]
+    public async Task PredictLogitsAsync_equals_PredictLogits_and_honours_a_cancelled_token()
+    {
+        using var encoder = CrossEncoder.Create(TestPaths.TinyModel);
+        var pairs = Rows512.Select(r => (r.Query, r.Passage)).ToArray();
+        var reports = new List<ScoringProgress>();
+
+        var logits = await encoder.PredictLogitsAsync(pairs, new InlineProgress<ScoringProgress>(reports.Add));
+
+        // The torch goldens, not our own sync path, are the reference; the sync path must agree bit for bit.
+        Assert.Equal(encoder.PredictLogits(pairs), logits);
+        Assert.All(Rows512.Zip(logits), p => Assert.Equal(p.First.Logit, p.Second, 1e-4));
+        Assert.Equal(pairs.Length, reports[^1].PairsScored);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => encoder.PredictLogitsAsync(pairs, cancellationToken: new CancellationToken(canceled: true)));
+    }
+
+    [Fact]
     public async Task RankAsync_equals_Rank_and_reports_progress()
     {
         using var encoder = CrossEncoder.Create(TestPaths.TinyModel, new CrossEncoderOptions { BatchSize = 4 });
