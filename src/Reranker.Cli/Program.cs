@@ -29,6 +29,7 @@ internal static class Program
         {
             // Each command lives in its own file: ExportCommand.cs, EvalCommand.cs.
             case "export": return ExportCommand.Run(rest, stdout, stderr);
+            case "eval": return EvalCommand.Run(rest, stdout, stderr);
             default:
                 stderr.WriteLine($"reranker: unknown command '{args[0]}'.");
                 stderr.WriteLine(Usage);

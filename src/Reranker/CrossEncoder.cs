@@ -1,4 +1,9 @@
+using System.Diagnostics;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+using Reranker.Diagnostics;
 using Reranker.Inference;
 using Reranker.Tokenization;
 
@@ -22,22 +27,40 @@ namespace Reranker;
 /// The instance owns its ONNX Runtime session and releases it in <see cref="Dispose"/>. Model files are executed
 /// as given: load only models from a trusted source.
 /// </para>
+/// <para>
+/// Observability: events are logged through <see cref="CrossEncoderOptions.LoggerFactory"/> (ids in
+/// <see cref="CrossEncoderLogEvents"/>), and every instance records into the process-wide meter
+/// <see cref="MeterName"/>: <c>reranker.scored_pairs</c> (counter, pairs), <c>reranker.tokens</c> (counter, tokens
+/// fed to the model without padding), <c>reranker.batch.duration</c> (histogram, milliseconds per model run) and
+/// <c>reranker.truncated_pairs</c> (counter, pairs cut to <see cref="CrossEncoderOptions.MaxLength"/>).
+/// </para>
 /// </remarks>
-public sealed class CrossEncoder : IDisposable
+public sealed partial class CrossEncoder : IDisposable
 {
+    /// <summary>
+    /// Name of the <see cref="System.Diagnostics.Metrics.Meter"/> that all instances record into, for example for
+    /// OpenTelemetry's <c>AddMeter(CrossEncoder.MeterName)</c>.
+    /// </summary>
+    public const string MeterName = "Reranker";
+
     private readonly LogitSession _session;
     private readonly IPairEncoder _encoder;
+    private readonly ILogger _logger;
     private volatile bool _disposed;
 
-    private CrossEncoder(LogitSession session, IPairEncoder encoder, CrossEncoderOptions options)
+    private CrossEncoder(LogitSession session, IPairEncoder encoder, CrossEncoderOptions options, ILogger logger)
     {
         _session = session;
         _encoder = encoder;
+        _logger = logger;
         Options = options;
     }
 
     /// <summary>The model session (tests and benchmarks).</summary>
     internal LogitSession Session => _session;
+
+    /// <summary>Test seam: called right before each batch of a cancellable call runs in ONNX Runtime.</summary>
+    internal Action? BeforeModelRun { get; set; }
 
     /// <summary>The options this instance was created with.</summary>
     public CrossEncoderOptions Options { get; }
@@ -100,6 +123,7 @@ public sealed class CrossEncoder : IDisposable
                 $"MaxLength {options.MaxLength} exceeds the {limit} tokens the model takes (max_position_embeddings {config.MaxPositionEmbeddings} - {ModelConfig.PositionOffset} in '{configPath}').");
         }
 
+        var started = Stopwatch.GetTimestamp();
         var session = LogitSession.Load(modelPath, options.IntraOpNumThreads);
         try
         {
@@ -113,7 +137,15 @@ public sealed class CrossEncoder : IDisposable
                 throw new InvalidDataException($"The tokenizer in '{directory}' is malformed: {e.Message}", e);
             }
 
-            return new CrossEncoder(session, encoder, options);
+            var logger = options.LoggerFactory?.CreateLogger("Reranker.CrossEncoder") ?? NullLogger.Instance;
+            Log.ModelLoaded(
+                logger,
+                modelPath,
+                (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+                string.Join(", ", session.InputNames),
+                options.IntraOpNumThreads,
+                options.MaxLength);
+            return new CrossEncoder(session, encoder, options, logger);
         }
         catch
         {
@@ -143,28 +175,72 @@ public sealed class CrossEncoder : IDisposable
     /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
     public float[] PredictLogits(IReadOnlyList<(string Query, string Document)> pairs)
     {
-        ArgumentNullException.ThrowIfNull(pairs);
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        for (var i = 0; i < pairs.Count; i++)
-        {
-            if (pairs[i].Query is null)
-            {
-                throw new ArgumentException($"The query of pair {i} is null.", nameof(pairs));
-            }
+        ValidatePairs(pairs);
+        return RunLogits(EncodeAll(pairs, CancellationToken.None), progress: null, CancellationToken.None);
+    }
 
-            if (pairs[i].Document is null)
-            {
-                throw new ArgumentException($"The document of pair {i} is null.", nameof(pairs));
-            }
+    /// <summary>Scores (query, document) pairs on a thread-pool thread, with progress and cancellation.</summary>
+    /// <param name="pairs">The pairs; strings may be empty.</param>
+    /// <param name="progress">Receives how many pairs are scored after each batch the model runs; the last report has all of them.</param>
+    /// <param name="cancellationToken">
+    /// Stops the call: checked between pairs while tokenizing and between batches, and a batch already running in
+    /// ONNX Runtime is terminated through the call's own <see cref="RunOptions"/>.
+    /// </param>
+    /// <returns>The same scores as <see cref="Predict"/>, in the order of <paramref name="pairs"/>.</returns>
+    /// <remarks>
+    /// The work is CPU-bound: it runs on a thread-pool thread so that the caller (a UI thread, say) is not blocked,
+    /// but it occupies that thread until done. The instance stays usable after a cancelled call.
+    /// </remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>
+    public Task<float[]> PredictAsync(
+        IReadOnlyList<(string Query, string Document)> pairs,
+        IProgress<ScoringProgress>? progress = null,
+        CancellationToken cancellationToken = default) =>
+        ScoreAsync(pairs, applySigmoid: true, progress, cancellationToken);
+
+    /// <summary>Computes raw logits of (query, document) pairs on a thread-pool thread, with progress and cancellation.</summary>
+    /// <param name="pairs">The pairs; strings may be empty.</param>
+    /// <param name="progress">Receives how many pairs are scored after each batch the model runs; the last report has all of them.</param>
+    /// <param name="cancellationToken">Stops the call, as for <see cref="PredictAsync"/>.</param>
+    /// <returns>The same logits as <see cref="PredictLogits"/>, in the order of <paramref name="pairs"/>.</returns>
+    /// <remarks>Runs like <see cref="PredictAsync"/>; only the sigmoid is left out.</remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>
+    public Task<float[]> PredictLogitsAsync(
+        IReadOnlyList<(string Query, string Document)> pairs,
+        IProgress<ScoringProgress>? progress = null,
+        CancellationToken cancellationToken = default) =>
+        ScoreAsync(pairs, applySigmoid: false, progress, cancellationToken);
+
+    private Task<float[]> ScoreAsync(
+        IReadOnlyList<(string Query, string Document)> pairs,
+        bool applySigmoid,
+        IProgress<ScoringProgress>? progress,
+        CancellationToken cancellationToken)
+    {
+        ValidatePairs(pairs);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<float[]>(cancellationToken);
         }
 
-        var ids = new int[pairs.Count][];
-        for (var i = 0; i < ids.Length; i++)
-        {
-            ids[i] = Encode(pairs[i].Query, pairs[i].Document).InputIds;
-        }
+        return Task.Run(
+            () =>
+            {
+                var scores = RunLogits(EncodeAll(pairs, cancellationToken), progress, cancellationToken);
+                if (applySigmoid)
+                {
+                    Sigmoid(scores);
+                }
 
-        return RunLogits(ids);
+                return scores;
+            },
+            cancellationToken);
     }
 
     /// <summary>Scores documents against one query and sorts them, most relevant first.</summary>
@@ -181,6 +257,41 @@ public sealed class CrossEncoder : IDisposable
     /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
     public IReadOnlyList<RankedDocument> Rank(string query, IReadOnlyList<string> documents, int? topK = null)
     {
+        ValidateRank(query, documents, topK);
+        return RankCore(query, documents, topK, progress: null, CancellationToken.None);
+    }
+
+    /// <summary>Scores documents against one query and sorts them, on a thread-pool thread, with progress and cancellation.</summary>
+    /// <param name="query">The query; may be empty.</param>
+    /// <param name="documents">The candidate documents; strings may be empty.</param>
+    /// <param name="topK">How many of the best documents to return; <see langword="null"/> for all.</param>
+    /// <param name="progress">Receives how many documents are scored after each batch the model runs; the last report has all of them.</param>
+    /// <param name="cancellationToken">Stops the call, as for <see cref="PredictAsync"/>.</param>
+    /// <returns>The same ranking as <see cref="Rank"/>.</returns>
+    /// <remarks>The work runs on a thread-pool thread, as <see cref="PredictAsync"/> describes.</remarks>
+    /// <exception cref="ArgumentNullException"><paramref name="query"/> or <paramref name="documents"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A document is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="topK"/> is zero or negative.</exception>
+    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>
+    public Task<IReadOnlyList<RankedDocument>> RankAsync(
+        string query,
+        IReadOnlyList<string> documents,
+        int? topK = null,
+        IProgress<ScoringProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ValidateRank(query, documents, topK);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<IReadOnlyList<RankedDocument>>(cancellationToken);
+        }
+
+        return Task.Run<IReadOnlyList<RankedDocument>>(() => RankCore(query, documents, topK, progress, cancellationToken), cancellationToken);
+    }
+
+    private void ValidateRank(string query, IReadOnlyList<string> documents, int? topK)
+    {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(documents);
         if (topK is { } k)
@@ -196,16 +307,12 @@ public sealed class CrossEncoder : IDisposable
                 throw new ArgumentException($"Document {i} is null.", nameof(documents));
             }
         }
+    }
 
-        var encodings = new PairEncoding[documents.Count];
-        var ids = new int[documents.Count][];
-        for (var i = 0; i < encodings.Length; i++)
-        {
-            encodings[i] = Encode(query, documents[i]);
-            ids[i] = encodings[i].InputIds;
-        }
-
-        var scores = RunLogits(ids);
+    private RankedDocument[] RankCore(string query, IReadOnlyList<string> documents, int? topK, IProgress<ScoringProgress>? progress, CancellationToken cancellationToken)
+    {
+        var encodings = EncodeAll(new QueryPairs(query, documents), cancellationToken);
+        var scores = RunLogits(encodings, progress, cancellationToken);
         Sigmoid(scores);
 
         var order = new int[scores.Length];
@@ -260,13 +367,119 @@ public sealed class CrossEncoder : IDisposable
     private PairEncoding Encode(string query, string document) =>
         _encoder.EncodePair(query, document, Options.MaxLength, Options.Truncation);
 
-    private float[] RunLogits(int[][] ids)
+    private void ValidatePairs(IReadOnlyList<(string Query, string Document)> pairs)
+    {
+        ArgumentNullException.ThrowIfNull(pairs);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        for (var i = 0; i < pairs.Count; i++)
+        {
+            if (pairs[i].Query is null)
+            {
+                throw new ArgumentException($"The query of pair {i} is null.", nameof(pairs));
+            }
+
+            if (pairs[i].Document is null)
+            {
+                throw new ArgumentException($"The document of pair {i} is null.", nameof(pairs));
+            }
+        }
+    }
+
+    /// <summary>Tokenizes every pair, counting (metric and log) the pairs that had to be truncated.</summary>
+    private PairEncoding[] EncodeAll(IReadOnlyList<(string Query, string Document)> pairs, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        var encodings = new PairEncoding[pairs.Count];
+        var truncated = 0;
+        for (var i = 0; i < encodings.Length; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var (query, document) = pairs[i];
+            encodings[i] = Encode(query, document);
+            if (encodings[i].IsTruncated)
+            {
+                truncated++;
+            }
+        }
+
+        if (truncated > 0)
+        {
+            RerankerMetrics.TruncatedPairs.Add(truncated);
+            Log.PairsTruncated(_logger, truncated, encodings.Length, Options.MaxLength);
+        }
+
+        return encodings;
+    }
+
+    /// <summary>
+    /// Runs the model over encoded pairs. With a cancellable token the call gets its own <see cref="RunOptions"/>,
+    /// which the token's callback terminates, so a long batch stops mid-run; ONNX Runtime's error for the terminated
+    /// run becomes an <see cref="OperationCanceledException"/>.
+    /// </summary>
+    private float[] RunLogits(PairEncoding[] encodings, IProgress<ScoringProgress>? progress, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var ids = new int[encodings.Length][];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = encodings[i].InputIds;
+        }
+
+        var total = ids.Length;
+        var scored = 0;
+        void OnBatch(int pairs, int tokens, TimeSpan elapsed)
+        {
+            RerankerMetrics.ScoredPairs.Add(pairs);
+            RerankerMetrics.Tokens.Add(tokens);
+            RerankerMetrics.BatchDuration.Record(elapsed.TotalMilliseconds);
+            scored += pairs;
+            progress?.Report(new ScoringProgress(scored, total));
+        }
+
         // A dynamically quantized model takes one activation scale over the whole batch, so batch-mates (and their
         // padding) would move each other's scores: such models run one pair per call, whatever BatchSize says.
         var batchSize = _session.IsDynamicallyQuantized ? 1 : Options.BatchSize;
-        return _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens);
+        if (!cancellationToken.CanBeCanceled)
+        {
+            return _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions: null, OnBatch);
+        }
+
+        // Disposal order matters: the registration goes first, which waits for a running callback, so the
+        // callback never touches a disposed RunOptions.
+        using var runOptions = new RunOptions();
+        using var registration = cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions);
+        try
+        {
+            return _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions, OnBatch, BeforeModelRun, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            Log.ScoringCancelled(_logger, scored, total);
+            throw;
+        }
+        catch (OnnxRuntimeException e) when (cancellationToken.IsCancellationRequested)
+        {
+            Log.ScoringCancelled(_logger, scored, total);
+            throw new OperationCanceledException("Scoring was cancelled while the model was running.", e, cancellationToken);
+        }
+    }
+
+    /// <summary>One query against many documents, as pairs, without copying.</summary>
+    private sealed class QueryPairs(string query, IReadOnlyList<string> documents) : IReadOnlyList<(string Query, string Document)>
+    {
+        public int Count => documents.Count;
+
+        public (string Query, string Document) this[int index] => (query, documents[index]);
+
+        public IEnumerator<(string Query, string Document)> GetEnumerator()
+        {
+            foreach (var document in documents)
+            {
+                yield return (query, document);
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     private static void Sigmoid(Span<float> values)

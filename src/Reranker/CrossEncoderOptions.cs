@@ -1,15 +1,20 @@
+using Microsoft.Extensions.Logging;
 using Reranker.Tokenization;
 
 namespace Reranker;
 
-/// <summary>Settings of a <see cref="CrossEncoder"/>, read once by <see cref="CrossEncoder.Create"/>.</summary>
+/// <summary>Settings of a <see cref="CrossEncoder"/>, read once by <see cref="CrossEncoder.Create(string, CrossEncoderOptions?)"/>.</summary>
 /// <remarks>
 /// Every property validates its value when set, so an invalid option fails where it is written. Settings that
 /// depend on the model (such as <see cref="MaxLength"/> against the model's position table) are checked by
-/// <see cref="CrossEncoder.Create"/>.
+/// <see cref="CrossEncoder.Create(string, CrossEncoderOptions?)"/>. A record, so a variant is one
+/// <c>with</c> expression away; the properties can also be bound from configuration.
 /// </remarks>
-public sealed class CrossEncoderOptions
+public sealed record CrossEncoderOptions
 {
+    /// <summary>The default of <see cref="ModelFileName"/>.</summary>
+    public const string DefaultModelFileName = "model.onnx";
+
     /// <summary>The smallest accepted <see cref="MaxLength"/>: the four special tokens of a pair plus a few text tokens.</summary>
     public const int MinMaxLength = 8;
 
@@ -121,10 +126,19 @@ public sealed class CrossEncoderOptions
 
     /// <summary>File name of the ONNX model inside the model directory. Default <c>model.onnx</c>.</summary>
     /// <remarks>
+    /// <para>
     /// Use for example <c>model_int8.onnx</c> for a dynamically quantized export, which is several times faster on
     /// CPUs with int8 dot-product instructions, at a small cost in accuracy (see <see cref="BatchSize"/> about int8
     /// and batching). External weights
     /// (<c>model.onnx.data</c>) are found beside the file.
+    /// </para>
+    /// <para>
+    /// With <see cref="CrossEncoder.FromPretrainedAsync"/>, a value other than the default names the ONNX file to
+    /// download from the repository (like <see cref="Hub.HubDownloadOptions.OnnxFile"/>, which wins when both are set).
+    /// The encoder it returns has this property set to the file it loaded: the repository path of the snapshot's ONNX
+    /// model (<c>model.onnx</c> or <c>onnx/model.onnx</c>, relative to the snapshot folder), or <c>model.onnx</c> of the
+    /// export folder when the model was exported from <c>model.safetensors</c> (see <see cref="Quantize"/>).
+    /// </para>
     /// </remarks>
     /// <exception cref="ArgumentException">The value is empty or white space.</exception>
     /// <exception cref="ArgumentNullException">The value is <see langword="null"/>.</exception>
@@ -136,5 +150,29 @@ public sealed class CrossEncoderOptions
             ArgumentException.ThrowIfNullOrWhiteSpace(value, nameof(ModelFileName));
             field = value;
         }
-    } = "model.onnx";
+    } = DefaultModelFileName;
+
+    /// <summary>
+    /// Whether <see cref="CrossEncoder.FromPretrainedAsync"/> exports int8 instead of fp32 when a repository has only
+    /// <c>model.safetensors</c>. Default <see langword="false"/> (fp32).
+    /// </summary>
+    /// <remarks>
+    /// The int8 export uses dynamic quantization with per-channel int8 weights (the scheme of ONNX Runtime's
+    /// <c>quantize_dynamic</c>; see docs/EXPORT.md): about a quarter of the size and faster on CPUs with int8
+    /// dot-product instructions, at a small cost in accuracy. The export is written once per commit and precision,
+    /// into <c>{cache}/models--{org}--{name}/onnx/{commit}/int8/</c> (or <c>fp32/</c>), and reused afterwards.
+    /// <see cref="CrossEncoder.Create(string, CrossEncoderOptions?)"/> and repositories that ship an ONNX model ignore it.
+    /// </remarks>
+    public bool Quantize { get; init; }
+
+    /// <summary>
+    /// Creates the logger of the encoder (category <c>Reranker.CrossEncoder</c>); <see langword="null"/> (the default)
+    /// logs nothing.
+    /// </summary>
+    /// <remarks>
+    /// Events: model loaded (path, load time, inputs, threads; Information), pairs truncated (count per call; Debug),
+    /// scoring cancelled (Debug), and for <see cref="CrossEncoder.FromPretrainedAsync"/> the ONNX export of a snapshot
+    /// (Information) or its reuse (Debug). The event ids are those of <see cref="CrossEncoderLogEvents"/>.
+    /// </remarks>
+    public ILoggerFactory? LoggerFactory { get; init; }
 }

@@ -36,15 +36,18 @@ internal sealed unsafe class SafetensorsFile : IDisposable
         }
 
         Path = path;
-        var length = new FileInfo(path).Length;
-        if (length < 8)
-        {
-            throw new InvalidDataException($"{path}: {length} bytes, too short for a safetensors header");
-        }
-
+        long length;
         Span<byte> prefix = stackalloc byte[8];
         using (var f = File.OpenRead(path))
         {
+            // The opened file's length, not FileInfo's: in a hub snapshot the path is a symlink to the blob, and
+            // FileInfo reports the link's own size.
+            length = f.Length;
+            if (length < 8)
+            {
+                throw new InvalidDataException($"{path}: {length} bytes, too short for a safetensors header");
+            }
+
             f.ReadExactly(prefix);
             var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
             if (headerLength > (ulong)(length - 8) || headerLength > 100_000_000)

@@ -57,4 +57,22 @@ public sealed class HubDownloadOptions
 
     /// <summary>Pause before resuming a broken transfer.</summary>
     internal TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A copy with another <see cref="OnnxFile"/> (every other setting, internal ones included, kept).</summary>
+    internal HubDownloadOptions WithOnnxFile(string? onnxFile) => new()
+    {
+        Revision = Revision,
+        AllowPatterns = AllowPatterns,
+        OnnxFile = onnxFile,
+        CacheDirectory = CacheDirectory,
+        Endpoint = Endpoint,
+        Token = Token,
+        Offline = Offline,
+        HttpMessageHandler = HttpMessageHandler,
+        Environment = Environment,
+        DisableSymlinks = DisableSymlinks,
+        ReadTimeout = ReadTimeout,
+        MaxRetries = MaxRetries,
+        RetryDelay = RetryDelay,
+    };
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
@@ -241,7 +242,23 @@ internal sealed class LogitSession : IDisposable
     /// <param name="padId">The tokenizer's padding id, used to fill shorter rows of a batch.</param>
     /// <param name="batchSize">Most sequences in one batch.</param>
     /// <param name="maxBatchTokens">Most padded tokens in one batch.</param>
-    public float[] Run(IReadOnlyList<int[]> inputIds, int padId, int batchSize, int maxBatchTokens)
+    /// <param name="runOptions">
+    /// Shared by every batch of this call, so that setting <see cref="RunOptions.Terminate"/> stops the batch in
+    /// flight; <see langword="null"/> for a fresh instance per batch. Never share one between calls.
+    /// </param>
+    /// <param name="onBatch">Called after each batch with its pair count, its real (unpadded) token count and how long it ran.</param>
+    /// <param name="beforeBatch">Test seam: called after the cancellation check, right before each batch runs.</param>
+    /// <param name="cancellationToken">Checked before each batch.</param>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled between batches.</exception>
+    public float[] Run(
+        IReadOnlyList<int[]> inputIds,
+        int padId,
+        int batchSize,
+        int maxBatchTokens,
+        RunOptions? runOptions = null,
+        Action<int, int, TimeSpan>? onBatch = null,
+        Action? beforeBatch = null,
+        CancellationToken cancellationToken = default)
     {
         var logits = new float[inputIds.Count];
         if (inputIds.Count == 0)
@@ -261,6 +278,7 @@ internal sealed class LogitSession : IDisposable
 
         foreach (var batch in PlanBatches(lengths, batchSize, maxBatchTokens))
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var sequenceLength = lengths[batch[^1]];
             var size = batch.Length * sequenceLength;
             var ids = ArrayPool<long>.Shared.Rent(size);
@@ -282,11 +300,18 @@ internal sealed class LogitSession : IDisposable
                     mask.AsSpan(offset, source.Length).Fill(1);
                 }
 
-                RunPadded(ids.AsMemory(0, size), mask.AsMemory(0, size), batch.Length, sequenceLength, batchLogits.AsSpan(0, batch.Length));
+                beforeBatch?.Invoke();
+                var started = Stopwatch.GetTimestamp();
+                RunPadded(ids.AsMemory(0, size), mask.AsMemory(0, size), batch.Length, sequenceLength, batchLogits.AsSpan(0, batch.Length), runOptions, cancellationToken);
+                var elapsed = Stopwatch.GetElapsedTime(started);
+                var tokens = 0;
                 for (var row = 0; row < batch.Length; row++)
                 {
                     logits[batch[row]] = batchLogits[row];
+                    tokens += lengths[batch[row]];
                 }
+
+                onBatch?.Invoke(batch.Length, tokens, elapsed);
             }
             finally
             {
@@ -305,7 +330,9 @@ internal sealed class LogitSession : IDisposable
     /// <param name="batchSize">Rows in the batch.</param>
     /// <param name="sequenceLength">Columns in the batch.</param>
     /// <param name="logits">Receives one logit per row.</param>
-    internal void RunPadded(Memory<long> inputIds, Memory<long> attentionMask, int batchSize, int sequenceLength, Span<float> logits)
+    /// <param name="runOptions">The caller's run options (to terminate the run), or <see langword="null"/> for a fresh instance.</param>
+    /// <param name="cancellationToken">Stops the wait for a turn at the run gate (see <see cref="ConcurrentRuns"/>).</param>
+    internal void RunPadded(Memory<long> inputIds, Memory<long> attentionMask, int batchSize, int sequenceLength, Span<float> logits, RunOptions? runOptions = null, CancellationToken cancellationToken = default)
     {
         var size = batchSize * sequenceLength;
         if (inputIds.Length != size || attentionMask.Length != size || logits.Length != batchSize)
@@ -340,17 +367,18 @@ internal sealed class LogitSession : IDisposable
                 values[i] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, data, shape);
             }
 
-            using var runOptions = new RunOptions();
+            using var ownRunOptions = runOptions is null ? new RunOptions() : null;
             var gated = GateRuns;
-            if (gated)
+            if (gated && !_runGate.Wait(0))
             {
-                _runGate.Wait();
+                // Queued behind other callers: a cancelled call leaves the queue (a started run stops through runOptions).
+                _runGate.Wait(cancellationToken);
             }
 
             IDisposableReadOnlyCollection<OrtValue> outputs;
             try
             {
-                outputs = _session.Run(runOptions, _inputNames, values, OutputNames);
+                outputs = _session.Run(runOptions ?? ownRunOptions!, _inputNames, values, OutputNames);
             }
             finally
             {

@@ -30,22 +30,12 @@ internal static class ExportTestSupport
 
     public sealed record GoldenPair(long[] InputIds, double Logit);
 
-    public static IReadOnlyList<GoldenPair> Pairs { get; } = File.ReadLines(TestPaths.Golden("pairs.jsonl"))
-        .Where(l => l.Length > 0)
-        .Select(l =>
-        {
-            using var doc = JsonDocument.Parse(l);
-            var r = doc.RootElement;
-            return new GoldenPair(r.GetProperty("input_ids").EnumerateArray().Select(e => e.GetInt64()).ToArray(), r.GetProperty("logit").GetDouble());
-        })
-        .ToArray();
+    /// <summary>The rows of pairs.jsonl as written (the ids the reference models scored), ids widened for ORT.</summary>
+    public static IReadOnlyList<GoldenPair> Pairs { get; } =
+        Support.GoldenData.RawPairs.Select(r => new GoldenPair(r.InputIds.Select(i => (long)i).ToArray(), r.Logit)).ToArray();
 
     /// <summary>The Python onnxruntime logits of a reference model for every pairs.jsonl row.</summary>
-    public static double[] OrtGolden(string model)
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(TestPaths.Golden("onnxruntime.json")));
-        return doc.RootElement.GetProperty(model).GetProperty("logits").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-    }
+    public static double[] OrtGolden(string model) => Support.GoldenData.OnnxRuntimeLogits(model);
 
     /// <summary>Logits for each row, one row per run with an all-ones mask.</summary>
     public static float[] Logits(string modelPath, IEnumerable<long[]> rows)

@@ -6,6 +6,9 @@ namespace Reranker.Tests.Support;
 /// <summary>One row of <c>golden/pairs.jsonl</c>: a pair as the reference Python stack encoded and scored it.</summary>
 internal sealed record GoldenPair(string Query, string Passage, int MaxLength, TruncationStrategy Truncation, int[] InputIds, double Logit, double Score);
 
+/// <summary>One row of a <c>tokens.jsonl</c>: a text and the ids of the fast tokenizer and of the SentencePiece library.</summary>
+internal sealed record GoldenTokens(string Text, int[] Ids, int[] IdsSentencePiece);
+
 /// <summary>Reads the golden files of the tiny fixture model (see FIXTURE-README.md).</summary>
 internal static class GoldenData
 {
@@ -44,6 +47,23 @@ internal static class GoldenData
         ReadJson("onnxruntime.json").GetProperty(modelFile).GetProperty("logits").EnumerateArray().Select(e => e.GetDouble()).ToArray();
 
     public static int[] Ints(JsonElement array) => array.EnumerateArray().Select(e => e.GetInt32()).ToArray();
+
+    /// <summary>Reads a <c>tokens.jsonl</c> (the fixture's, or a tokenizer variant's, which has no SentencePiece column).</summary>
+    public static IReadOnlyList<GoldenTokens> Tokens(string path) =>
+        File.ReadLines(path).Where(l => l.Length > 0).Select(line =>
+        {
+            using var doc = JsonDocument.Parse(line);
+            var r = doc.RootElement;
+            return new GoldenTokens(
+                r.GetProperty("text").GetString()!,
+                Ints(r.GetProperty("ids")),
+                r.TryGetProperty("ids_sentencepiece", out var sp) ? Ints(sp) : []);
+        }).ToList();
+
+    /// <summary>Describes the first mismatches of a comparison, so a failure says what went wrong.</summary>
+    public static string Describe(IEnumerable<(string Text, int[] Expected, int[] Actual)> mismatches, int max = 5) =>
+        string.Join(Environment.NewLine, mismatches.Take(max).Select(m =>
+            $"text {JsonSerializer.Serialize(m.Text)}: expected [{string.Join(",", m.Expected)}] got [{string.Join(",", m.Actual)}]"));
 
     private static List<GoldenPair> LoadRawPairs()
     {

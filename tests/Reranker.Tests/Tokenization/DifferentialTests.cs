@@ -1,3 +1,4 @@
+using Reranker.Tests.Support;
 using System.Text;
 using Reranker.Tokenization;
 using HfTokenizer = Tokenizers.DotNet.Tokenizer;
@@ -91,7 +92,7 @@ public class DifferentialTests
             }
         }
 
-        Assert.True(mismatches.Count == 0, $"{mismatches.Count} of {texts.Count} texts differ:{Environment.NewLine}{Goldens.Describe(mismatches)}");
+        Assert.True(mismatches.Count == 0, $"{mismatches.Count} of {texts.Count} texts differ:{Environment.NewLine}{GoldenData.Describe(mismatches)}");
     }
 
     /// <summary>Strings mixing the scripts and character classes where tokenizers go wrong: Hangul (composed, jamo,

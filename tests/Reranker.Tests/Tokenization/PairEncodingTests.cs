@@ -1,3 +1,4 @@
+using Reranker.Tests.Support;
 using Reranker.Tokenization;
 
 namespace Reranker.Tests.Tokenization;
@@ -7,31 +8,24 @@ public class PairEncodingTests
 {
     private static readonly XlmRobertaTokenizer Tokenizer = XlmRobertaTokenizer.FromTokenizerJson(Path.Combine(TestPaths.TinyModel, "tokenizer.json"));
 
-    private static TruncationStrategy Strategy(string name) => name switch
-    {
-        "longest_first" => TruncationStrategy.LongestFirst,
-        "flag" => TruncationStrategy.QueryCapped,
-        _ => throw new InvalidOperationException(name),
-    };
-
     /// <summary>
     /// The fixture encoded longest_first rows with single calls <c>tok(q, p)</c>, and transformers reads an empty second
     /// text there as no second text (<c>&lt;s&gt; q &lt;/s&gt;</c>). Batched calls (the model card's usage, sentence-transformers,
     /// FlagEmbedding) frame it as a pair; see <see cref="EmptyDocument_IsFramedAsAPair_AsBatchedCallsAndSentenceTransformersDo"/>.
     /// </summary>
-    private static bool IsSingleCallWithEmptyDocument(Goldens.PairRow r) => r.Truncation == "longest_first" && r.Passage.Length == 0;
+    private static bool IsSingleCallWithEmptyDocument(GoldenPair r) => r.Truncation == TruncationStrategy.LongestFirst && r.Passage.Length == 0;
 
-    private static PairEncoding Encode(Goldens.PairRow r) => IsSingleCallWithEmptyDocument(r)
+    private static PairEncoding Encode(GoldenPair r) => IsSingleCallWithEmptyDocument(r)
         ? Tokenizer.EncodeSingle(r.Query, r.MaxLength)
-        : Tokenizer.EncodePair(r.Query, r.Passage, r.MaxLength, Strategy(r.Truncation));
+        : Tokenizer.EncodePair(r.Query, r.Passage, r.MaxLength, r.Truncation);
 
     [Fact]
     public void EncodePair_ReproducesAllGoldenRows()
     {
-        var rows = Goldens.Pairs();
+        var rows = GoldenData.RawPairs;
         Assert.Equal(288, rows.Count);
         Assert.Equal(new[] { 32, 512, 8192 }, rows.Select(r => r.MaxLength).Distinct().Order());
-        Assert.Equal(new[] { "flag", "longest_first" }, rows.Select(r => r.Truncation).Distinct().Order());
+        Assert.Equal(new[] { TruncationStrategy.LongestFirst, TruncationStrategy.QueryCapped }, rows.Select(r => r.Truncation).Distinct().Order());
 
         var mismatches = rows
             .Select(r => (Text: $"{r.Truncation}/{r.MaxLength}: {r.Query} | {r.Passage[..Math.Min(40, r.Passage.Length)]}",
@@ -40,7 +34,7 @@ public class PairEncodingTests
             .Where(m => !m.Expected.SequenceEqual(m.Actual))
             .ToList();
 
-        Assert.True(mismatches.Count == 0, $"{mismatches.Count} of {rows.Count} pairs differ:{Environment.NewLine}{Goldens.Describe(mismatches)}");
+        Assert.True(mismatches.Count == 0, $"{mismatches.Count} of {rows.Count} pairs differ:{Environment.NewLine}{GoldenData.Describe(mismatches)}");
         Assert.Equal(6, rows.Count(IsSingleCallWithEmptyDocument));
     }
 
@@ -48,7 +42,7 @@ public class PairEncodingTests
     public void EmptyDocument_IsFramedAsAPair_AsBatchedCallsAndSentenceTransformersDo()
     {
         // FlagEmbedding's rows build the pair by hand and show the framing the model sees in batched use.
-        var flagRow = Goldens.Pairs().First(r => r.Truncation == "flag" && r.MaxLength == 512 && r.Passage.Length == 0);
+        var flagRow = GoldenData.RawPairs.First(r => r.Truncation == TruncationStrategy.QueryCapped && r.MaxLength == 512 && r.Passage.Length == 0);
         Assert.Equal(flagRow.InputIds, Tokenizer.EncodePair(flagRow.Query, flagRow.Passage, 512, TruncationStrategy.LongestFirst).InputIds);
         Assert.Equal(flagRow.InputIds[..^2], Tokenizer.EncodeSingle(flagRow.Query, 512).InputIds);
     }
@@ -56,7 +50,7 @@ public class PairEncodingTests
     [Fact]
     public void EncodePair_ReportsTruncation_ExactlyWhenTokensWereCut()
     {
-        var rows = Goldens.Pairs();
+        var rows = GoldenData.RawPairs;
         var truncated = 0;
         foreach (var r in rows)
         {

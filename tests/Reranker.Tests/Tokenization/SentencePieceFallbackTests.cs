@@ -1,3 +1,4 @@
+using Reranker.Tests.Support;
 using Microsoft.ML.Tokenizers;
 using Reranker.Tokenization;
 using Xunit.Abstractions;
@@ -17,19 +18,19 @@ public class SentencePieceFallbackTests(ITestOutputHelper output)
     {
         var fallback = XlmRobertaTokenizer.FromSentencePieceModel(ModelPath);
         Assert.False(fallback.MatchesHuggingFace);
-        var rows = Goldens.Tokens(TestPaths.Golden("tokens.jsonl"));
+        var rows = GoldenData.Tokens(TestPaths.Golden("tokens.jsonl"));
         var mismatches = rows
             .Select(r => (r.Text, Expected: r.IdsSentencePiece, Actual: fallback.EncodeToIds(r.Text)))
             .Where(m => !m.Expected.SequenceEqual(m.Actual))
             .ToList();
-        Assert.True(mismatches.Count == 0, $"{mismatches.Count} of {rows.Count} texts differ:{Environment.NewLine}{Goldens.Describe(mismatches)}");
+        Assert.True(mismatches.Count == 0, $"{mismatches.Count} of {rows.Count} texts differ:{Environment.NewLine}{GoldenData.Describe(mismatches)}");
     }
 
     [Fact]
     public void Fallback_DiffersFromFastTokenizer_ExactlyWhereSentencePieceDoes()
     {
         var fallback = XlmRobertaTokenizer.FromSentencePieceModel(ModelPath);
-        var rows = Goldens.Tokens(TestPaths.Golden("tokens.jsonl"));
+        var rows = GoldenData.Tokens(TestPaths.Golden("tokens.jsonl"));
         var differing = rows.Where(r => !r.Ids.SequenceEqual(fallback.EncodeToIds(r.Text))).Select(r => r.Text).ToList();
         var documented = rows.Where(r => !r.Ids.SequenceEqual(r.IdsSentencePiece)).Select(r => r.Text).ToList();
         output.WriteLine($"fallback vs fast tokenizer: {differing.Count} of {rows.Count} texts differ");
@@ -43,7 +44,7 @@ public class SentencePieceFallbackTests(ITestOutputHelper output)
         // Without deleting the characters the charsmap deletes and fusing unknown runs, the library alone is further off.
         using var stream = File.OpenRead(ModelPath);
         var raw = SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false);
-        var rows = Goldens.Tokens(TestPaths.Golden("tokens.jsonl"));
+        var rows = GoldenData.Tokens(TestPaths.Golden("tokens.jsonl"));
         var differing = rows.Count(r => !r.IdsSentencePiece.SequenceEqual(raw.EncodeToIds(r.Text, false, false).Select(Fairseq)));
         output.WriteLine($"raw Microsoft.ML.Tokenizers vs SentencePiece: {differing} of {rows.Count} texts differ");
         Assert.True(differing > 0);
@@ -56,7 +57,7 @@ public class SentencePieceFallbackTests(ITestOutputHelper output)
     {
         var fallback = XlmRobertaTokenizer.FromSentencePieceModel(ModelPath);
         var json = XlmRobertaTokenizer.FromTokenizerJson(Path.Combine(TestPaths.TinyModel, "tokenizer.json"));
-        var row = Goldens.Pairs().First(r => r.Truncation == "longest_first" && r.MaxLength == 512);
+        var row = GoldenData.RawPairs.First(r => r.Truncation == TruncationStrategy.LongestFirst && r.MaxLength == 512);
         Assert.Equal(row.InputIds, fallback.EncodePair(row.Query, row.Passage, 512, TruncationStrategy.LongestFirst).InputIds);
         Assert.Equal((fallback.BosId, fallback.PadId, fallback.EosId, fallback.UnknownId), (json.BosId, json.PadId, json.EosId, json.UnknownId));
         Assert.Equal(json.VocabularySize, fallback.VocabularySize);

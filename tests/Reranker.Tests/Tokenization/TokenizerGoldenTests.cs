@@ -1,3 +1,4 @@
+using Reranker.Tests.Support;
 using Reranker.Tokenization;
 
 namespace Reranker.Tests.Tokenization;
@@ -18,7 +19,7 @@ public class TokenizerGoldenTests
     public void EncodeToIds_EqualsFastTokenizer_OnEveryGoldenText(string tokenizerJson, string goldens)
     {
         var tokenizer = XlmRobertaTokenizer.FromTokenizerJson(tokenizerJson);
-        var rows = Goldens.Tokens(goldens);
+        var rows = GoldenData.Tokens(goldens);
         Assert.Equal(3520, rows.Count);
 
         var mismatches = rows
@@ -26,15 +27,15 @@ public class TokenizerGoldenTests
             .Where(m => !m.Expected.SequenceEqual(m.Actual))
             .ToList();
 
-        Assert.True(mismatches.Count == 0, $"{mismatches.Count} of {rows.Count} texts differ:{Environment.NewLine}{Goldens.Describe(mismatches)}");
+        Assert.True(mismatches.Count == 0, $"{mismatches.Count} of {rows.Count} texts differ:{Environment.NewLine}{GoldenData.Describe(mismatches)}");
     }
 
     [Fact]
     public void Variants_DifferWhereTheGoldensSayTheyDo()
     {
         // The three files must not be read as one pipeline: v2021's Replace(" {2,}" -> " ") without Strip gives other ids.
-        var modern = Goldens.Tokens(TestPaths.Golden("tokens.jsonl"));
-        var v2021 = Goldens.Tokens(Path.Combine(TestPaths.Fixture, "tokenizer-variants", "v2021", "tokens.jsonl"));
+        var modern = GoldenData.Tokens(TestPaths.Golden("tokens.jsonl"));
+        var v2021 = GoldenData.Tokens(Path.Combine(TestPaths.Fixture, "tokenizer-variants", "v2021", "tokens.jsonl"));
         var differing = modern.Zip(v2021).Where(p => !p.First.Ids.SequenceEqual(p.Second.Ids)).Select(p => p.First.Text).ToList();
         Assert.NotEmpty(differing);
 

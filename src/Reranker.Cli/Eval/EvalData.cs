@@ -1,0 +1,35 @@
+namespace Reranker.Cli.Eval;
+
+/// <summary>One evaluation query in AutoRAG's QA format.</summary>
+/// <param name="Qid">Unique query id.</param>
+/// <param name="Query">The question text, used exactly as stored.</param>
+/// <param name="RetrievalGt">
+/// Ground truth as AutoRAG's groups: every group should be retrieved (AND), any id inside a group satisfies it (OR).
+/// </param>
+internal sealed record QaItem(string Qid, string Query, IReadOnlyList<IReadOnlyList<string>> RetrievalGt);
+
+/// <summary>One corpus passage in AutoRAG's corpus format.</summary>
+/// <param name="DocId">Passage id, compared byte-exactly (ordinal); never trimmed or normalised.</param>
+/// <param name="Contents">Passage text, used exactly as stored.</param>
+internal sealed record CorpusItem(string DocId, string Contents);
+
+/// <summary>
+/// Bad input to <c>reranker eval</c>: a missing file or column, an unknown format, an id that does not resolve.
+/// The message is meant for the user as is; the command prints it and exits with code 1.
+/// </summary>
+internal sealed class EvalInputException : Exception
+{
+    public EvalInputException(string message)
+        : base(message)
+    {
+    }
+
+    public EvalInputException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    public EvalInputException()
+    {
+    }
+}

@@ -1,0 +1,23 @@
+namespace Reranker;
+
+/// <summary>
+/// Event ids of what a <see cref="CrossEncoder"/> logs through <see cref="CrossEncoderOptions.LoggerFactory"/>
+/// (category <c>Reranker.CrossEncoder</c>), for filtering. Each event has the name of its constant.
+/// </summary>
+public static class CrossEncoderLogEvents
+{
+    /// <summary>Information: a model was loaded; with its path, the load time in milliseconds, the model inputs fed, the intra-op thread setting and the maximum length.</summary>
+    public const int ModelLoaded = 1;
+
+    /// <summary>Debug: a call shortened some of its pairs to <see cref="CrossEncoderOptions.MaxLength"/>; with how many, out of how many.</summary>
+    public const int PairsTruncated = 2;
+
+    /// <summary>Debug: an asynchronous call was cancelled; with how many of its pairs had been scored.</summary>
+    public const int ScoringCancelled = 3;
+
+    /// <summary>Information: <see cref="CrossEncoder.FromPretrainedAsync"/> exported a snapshot's <c>model.safetensors</c> to ONNX; with the folder, the precision and the time taken.</summary>
+    public const int ModelExported = 10;
+
+    /// <summary>Debug: <see cref="CrossEncoder.FromPretrainedAsync"/> reused an ONNX export made by an earlier call.</summary>
+    public const int ExportReused = 11;
+}
