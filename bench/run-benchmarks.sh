@@ -5,12 +5,13 @@
 #   bench/run-benchmarks.sh [OUT_DIR]
 #
 # Environment: MODELS (default /tmp/bench-model: fp32/ and int8/ model directories, exported here when missing;
-# about 2.8 GB, keep them out of the repository), PHASES (default "peak tokenizer int8 fp32 concurrency batching report").
+# about 2.8 GB, keep them out of the repository), PHASES (default "peak tokenizer int8 fp32 concurrency batching spinning report"),
+# E2E_REQUESTS (default 6), RAW_REQUESTS (default 1; requests timed both through Rank and bare Run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODELS=${MODELS:-/tmp/bench-model}
 OUT=${1:-/tmp/bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
-PHASES=${PHASES:-peak tokenizer int8 fp32 concurrency batching report}
+PHASES=${PHASES:-peak tokenizer int8 fp32 concurrency batching spinning report}
 CLI=src/Reranker.Cli/bin/Release/net10.0/Reranker.Cli
 BENCH=tests/Reranker.Benchmarks/bin/Release/net10.0/Reranker.Benchmarks
 mkdir -p "$OUT"
@@ -48,10 +49,13 @@ for phase in $PHASES; do
     int8|fp32)
       "$BENCH" e2e --out "$OUT" --model "$MODELS/$phase" --variant "$phase" --peer-root "$MODELS/peer" \
         --requests "${E2E_REQUESTS:-6}" --docs 20 --raw-requests "${RAW_REQUESTS:-1}" ;;
-    concurrency) "$BENCH" concurrency --out "$OUT" --model "$MODELS/int8" --requests 8 --docs 10 ;;
+    concurrency) "$BENCH" concurrency --out "$OUT" --model "$MODELS/int8" --requests 8 --docs 10 --rounds "${CONCURRENCY_ROUNDS:-2}" ;;
     batching)
       "$BENCH" batching --out "$OUT" --model "$MODELS/int8" --variant int8 --requests 2 --docs 20
       "$BENCH" batching --out "$OUT" --model "$MODELS/fp32" --variant fp32 --requests 1 --docs 20 ;;
+    spinning)
+      "$BENCH" spinning --out "$OUT" --model "$MODELS/int8" --variant int8 --repeats 6
+      "$BENCH" spinning --out "$OUT" --model "$MODELS/fp32" --variant fp32 --repeats 4 ;;
     report) "$BENCH" report --out "$OUT" --docs docs/BENCHMARKS.md ;;
   esac
 done

@@ -28,6 +28,8 @@ internal static class Report
         var conc = Load("concurrency");
         var batch8 = Load("batching-int8");
         var batch32 = Load("batching-fp32");
+        var spin8 = Load("spinning-int8");
+        var spin32 = Load("spinning-fp32");
 
         var md = new StringBuilder();
         md.AppendLine(Begin);
@@ -114,11 +116,11 @@ internal static class Report
             md.AppendLine();
             md.AppendLine(CultureInfo.InvariantCulture, $"The library lets {conc["concurrent_runs_allowed"]} `Run` at a time (cores / threads per run); \"ungated\" switches that off to show what it saves.");
             md.AppendLine();
-            md.AppendLine("| callers | Run gate | pairs/s | request latency p50 / max | process CPU / wall | peak RSS | other processes' CPU s |");
-            md.AppendLine("|---|---|---|---|---|---|---|");
+            md.AppendLine("| round | callers | Run gate | pairs/s | request latency p50 / max | process CPU / wall | peak RSS | other processes' CPU s |");
+            md.AppendLine("|---|---|---|---|---|---|---|---|");
             foreach (var r in conc["runs"]!.AsArray())
             {
-                md.AppendLine(CultureInfo.InvariantCulture, $"| {r!["callers"]} | {(r["gated"]!.GetValue<bool>() ? "on (default)" : "off")} | {F(r["pairs_per_s"])} | {F(r["latency_p50_ms"], "F0")} / {F(r["latency_max_ms"], "F0")} ms | {F(r["process_cpu_per_wall"])} | {F(r["peak_rss_mb"], "F0")} MB | {F(r["other_processes_cpu_seconds"], "F1")} |");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {r!["round"]!.GetValue<int>() + 1} | {r["callers"]} | {(r["gated"]!.GetValue<bool>() ? "on (default)" : "off")} | {F(r["pairs_per_s"])} | {F(r["latency_p50_ms"], "F0")} / {F(r["latency_max_ms"], "F0")} ms | {F(r["process_cpu_per_wall"])} | {F(r["peak_rss_mb"], "F0")} MB | {F(r["other_processes_cpu_seconds"], "F1")} |");
             }
 
             md.AppendLine();
@@ -143,6 +145,27 @@ internal static class Report
                 md.AppendLine(CultureInfo.InvariantCulture, $"| {label} | {F(r["pairs_per_s"])} | {r["padded_tokens"]} (+{F(r["padding_overhead"], "P0")}) |");
             }
 
+            md.AppendLine();
+        }
+
+        if (spin8 is not null || spin32 is not null)
+        {
+            md.AppendLine("### Spinning lever (bare sessions, same batches, A B B A; median ms per call)");
+            md.AppendLine();
+            md.AppendLine("| case | int8 workers sleep | int8 workers spin (library) | gain | fp32 sleep | fp32 spin (library) | gain |");
+            md.AppendLine("|---|---|---|---|---|---|---|");
+            var a = spin8?["cases"]?.AsArray();
+            var b = spin32?["cases"]?.AsArray();
+            for (var i = 0; i < Math.Max(a?.Count ?? 0, b?.Count ?? 0); i++)
+            {
+                var x = a is not null && i < a.Count ? a[i] : null;
+                var y = b is not null && i < b.Count ? b[i] : null;
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {(x ?? y)!["case"]} | {F(x?["sleeping_ms"], "F0")} | {F(x?["spinning_ms"], "F0")} | {F(x?["gain"], "P0")} | {F(y?["sleeping_ms"], "F0")} | {F(y?["spinning_ms"], "F0")} | {F(y?["gain"], "P0")} |");
+            }
+
+            var idle = (spin8 ?? spin32)!["idle_after_run"];
+            md.AppendLine();
+            md.AppendLine(CultureInfo.InvariantCulture, $"CPU the process uses in the 2 s after a run ends: spinning {F(idle?["spinning_idle_cpu_seconds_per_2s"], "F3")} s, sleeping {F(idle?["sleeping_idle_cpu_seconds_per_2s"], "F4")} s.");
             md.AppendLine();
         }
 
