@@ -7,6 +7,7 @@ using Reranker.Tokenization;
 namespace Reranker.Tests;
 
 /// <summary><see cref="CrossEncoder.PredictAsync"/> and <see cref="CrossEncoder.RankAsync"/>: same results, progress, cancellation.</summary>
+[Collection(nameof(LongSequenceCollection))]
 public sealed class AsyncTests
 {
     private static readonly GoldenPair[] Rows512 =

@@ -5,6 +5,7 @@ using Reranker.Tokenization;
 namespace Reranker.Tests;
 
 /// <summary>Invalid arguments, options, directories and model files: each fails with the documented exception.</summary>
+[Collection(nameof(LongSequenceCollection))]
 public sealed class BadInputTests
 {
     [Fact]

@@ -10,6 +10,7 @@ namespace Reranker.Tests;
 /// <see cref="GoldenPairEncoder"/>, so these results depend only on this library's inference and API logic.
 /// <see cref="RealTokenizerTests"/> repeats the end-to-end checks with the C# tokenizer.
 /// </summary>
+[Collection(nameof(LongSequenceCollection))]
 public sealed class CrossEncoderTests(ITestOutputHelper output)
 {
     private const double ScoreTolerance = 1e-4;

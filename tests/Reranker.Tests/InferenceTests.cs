@@ -10,6 +10,7 @@ namespace Reranker.Tests;
 /// The ONNX inference layer on the golden token ids: these tests do not depend on the C# tokenizer. Expected values
 /// come from the reference Python stack (torch and onnxruntime), never from this code.
 /// </summary>
+[Collection(nameof(LongSequenceCollection))]
 public sealed class InferenceTests(ITestOutputHelper output)
 {
     private const double LogitTolerance = 1e-4;

@@ -10,6 +10,7 @@ namespace Reranker.Tests;
 /// one pair per call; these tests prove that the hazard is real on the fixture and that no request, whatever its
 /// batch options, lets batch-mates move a pair's score.
 /// </summary>
+[Collection(nameof(LongSequenceCollection))]
 public sealed class Int8BatchInvarianceTests
 {
     private const int PadId = 1;

@@ -9,6 +9,7 @@ namespace Reranker.Tests;
 /// End to end through the public <see cref="CrossEncoder.Create"/>: the C# tokenizer and inference together,
 /// against the reference Python stack's outputs.
 /// </summary>
+[Collection(nameof(LongSequenceCollection))]
 public sealed class RealTokenizerTests(ITestOutputHelper output)
 {
     private const double Tolerance = 1e-4;

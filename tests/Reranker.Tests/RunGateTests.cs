@@ -4,6 +4,7 @@ using Reranker.Tests.Support;
 namespace Reranker.Tests;
 
 /// <summary>The gate that keeps concurrent callers from oversubscribing the cores.</summary>
+[Collection(nameof(LongSequenceCollection))]
 public sealed class RunGateTests
 {
     [Theory]

@@ -19,6 +19,13 @@ internal sealed class LogitSession : IDisposable
 
     private static readonly string[] OutputNames = [LogitsName];
 
+    /// <summary>
+    /// From this sequence length on, a run gives the memory it took back to the system when it ends. Attention
+    /// activations grow with the square of the length (8192 tokens: gigabytes), and ONNX Runtime's arena would
+    /// otherwise keep its peak for the life of the session. Below it (the default 512 included) runs keep the arena.
+    /// </summary>
+    internal const int ShrinkArenaFromLength = 1024;
+
     private readonly InferenceSession _session;
     private readonly SessionOptions _sessionOptions;
     private readonly string[] _inputNames;
@@ -368,6 +375,11 @@ internal sealed class LogitSession : IDisposable
             }
 
             using var ownRunOptions = runOptions is null ? new RunOptions() : null;
+            if (sequenceLength >= ShrinkArenaFromLength)
+            {
+                // Batches run shortest first, so once a call reaches this length its later batches are as long.
+                (runOptions ?? ownRunOptions!).AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
+            }
             var gated = GateRuns;
             if (gated && !_runGate.Wait(0))
             {

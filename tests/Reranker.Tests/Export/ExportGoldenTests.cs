@@ -1,3 +1,4 @@
+using Reranker.Tests.Support;
 using Reranker.Export;
 using Xunit.Abstractions;
 using static Reranker.Tests.Export.ExportTestSupport;
@@ -8,6 +9,7 @@ namespace Reranker.Tests.Export;
 /// The exported tiny model against the goldens of the Python reference: torch logits (fp32) and the logits
 /// Python onnxruntime gives for quantize_dynamic's int8 model, on every row of pairs.jsonl.
 /// </summary>
+[Collection(nameof(LongSequenceCollection))]
 public sealed class ExportGoldenTests(TinyExportFixture fx, ITestOutputHelper output) : IClassFixture<TinyExportFixture>
 {
     private const double Tolerance = 1e-4;
