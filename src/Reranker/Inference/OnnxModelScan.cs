@@ -81,37 +81,9 @@ internal static class OnnxModelScan
 
     private static string? NodeOpType(ReadOnlySpan<byte> node)
     {
-        var position = 0;
-        while (position < node.Length)
-        {
-            var tag = ReadVarint(node, ref position);
-            var (field, wire) = ((int)(tag >> 3), (int)(tag & 7));
-            switch (wire)
-            {
-                case 0:
-                    ReadVarint(node, ref position);
-                    break;
-                case 1:
-                    position += 8;
-                    break;
-                case 2:
-                    var length = checked((int)ReadVarint(node, ref position));
-                    if (field == 4)
-                    {
-                        return Encoding.UTF8.GetString(node.Slice(position, length));
-                    }
-
-                    position += length;
-                    break;
-                case 5:
-                    position += 4;
-                    break;
-                default:
-                    throw new InvalidDataException($"Unexpected protobuf wire type {wire} in a NodeProto.");
-            }
-        }
-
-        return null;
+        // NodeProto.op_type is field 4.
+        var (start, length) = ProtobufWire.FindLengthDelimited(node, 4);
+        return start < 0 ? null : Encoding.UTF8.GetString(node.Slice(start, length));
     }
 
     private static (int Field, int Wire) ReadTag(Stream stream)
@@ -150,27 +122,6 @@ internal static class OnnxModelScan
                 throw new EndOfStreamException("The ONNX file ends inside a protobuf varint.");
             }
 
-            value |= (ulong)(b & 0x7F) << shift;
-            if (b < 0x80)
-            {
-                return value;
-            }
-        }
-
-        throw new InvalidDataException("A protobuf varint is longer than 10 bytes.");
-    }
-
-    private static ulong ReadVarint(ReadOnlySpan<byte> data, ref int position)
-    {
-        ulong value = 0;
-        for (var shift = 0; shift < 64; shift += 7)
-        {
-            if (position >= data.Length)
-            {
-                throw new InvalidDataException("A NodeProto ends inside a protobuf varint.");
-            }
-
-            var b = data[position++];
             value |= (ulong)(b & 0x7F) << shift;
             if (b < 0x80)
             {

@@ -1,3 +1,4 @@
+using Reranker.Inference;
 using System.Text;
 using Microsoft.ML.Tokenizers;
 
@@ -173,71 +174,17 @@ internal sealed class SentencePieceEncoder : ITextEncoder
 internal static class SentencePieceModelFile
 {
     /// <summary>ModelProto.normalizer_spec (field 3) → NormalizerSpec.precompiled_charsmap (field 2), or null.</summary>
+    /// <exception cref="InvalidDataException">The file is not a well-formed protobuf message.</exception>
     public static byte[]? ReadPrecompiledCharsMap(byte[] model)
     {
-        var spec = FindLengthDelimited(model, 3);
-        return spec is null ? null : FindLengthDelimited(spec, 2);
-    }
-
-    private static byte[]? FindLengthDelimited(ReadOnlySpan<byte> message, int field)
-    {
-        var pos = 0;
-        while (pos < message.Length)
+        var (specStart, specLength) = ProtobufWire.FindLengthDelimited(model, 3);
+        if (specStart < 0)
         {
-            var key = ReadVarint(message, ref pos);
-            var wireType = (int)(key & 7);
-            var number = (int)(key >> 3);
-            switch (wireType)
-            {
-                case 0:
-                    ReadVarint(message, ref pos);
-                    break;
-                case 1:
-                    pos += 8;
-                    break;
-                case 2:
-                    var length = (int)ReadVarint(message, ref pos);
-                    if (length < 0 || pos + length > message.Length)
-                    {
-                        throw new InvalidDataException("The SentencePiece model is truncated.");
-                    }
-
-                    if (number == field)
-                    {
-                        return message.Slice(pos, length).ToArray();
-                    }
-
-                    pos += length;
-                    break;
-                case 5:
-                    pos += 4;
-                    break;
-                default:
-                    throw new InvalidDataException($"The SentencePiece model has an unknown protobuf wire type {wireType}.");
-            }
+            return null;
         }
 
-        return null;
-    }
-
-    private static ulong ReadVarint(ReadOnlySpan<byte> data, ref int pos)
-    {
-        ulong result = 0;
-        for (var shift = 0; shift < 64; shift += 7)
-        {
-            if (pos >= data.Length)
-            {
-                throw new InvalidDataException("The SentencePiece model is truncated.");
-            }
-
-            var b = data[pos++];
-            result |= (ulong)(b & 0x7F) << shift;
-            if (b < 0x80)
-            {
-                return result;
-            }
-        }
-
-        throw new InvalidDataException("The SentencePiece model has a malformed varint.");
+        var spec = model.AsSpan(specStart, specLength);
+        var (mapStart, mapLength) = ProtobufWire.FindLengthDelimited(spec, 2);
+        return mapStart < 0 ? null : spec.Slice(mapStart, mapLength).ToArray();
     }
 }
