@@ -1,6 +1,6 @@
-using Reranker.Inference;
 using System.Text;
 using Microsoft.ML.Tokenizers;
+using Reranker.Inference;
 
 namespace Reranker.Tokenization;
 
