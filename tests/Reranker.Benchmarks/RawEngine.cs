@@ -32,19 +32,7 @@ internal sealed class RawEngine : IDisposable
         double seconds = 0;
         foreach (var batch in batches)
         {
-            var cols = batch.Max(i => ids[i].Length);
-            var flat = new long[batch.Length * cols];
-            var mask = new long[batch.Length * cols];
-            Array.Fill(flat, padId);
-            for (var r = 0; r < batch.Length; r++)
-            {
-                var row = ids[batch[r]];
-                for (var t = 0; t < row.Length; t++)
-                {
-                    flat[(r * cols) + t] = row[t];
-                    mask[(r * cols) + t] = 1;
-                }
-            }
+            var (flat, mask, _, cols) = PaddedBatch.Create(ids, batch, padId);
 
             long[] shape = [batch.Length, cols];
             using var idsValue = OrtValue.CreateTensorValueFromMemory(flat, shape);
