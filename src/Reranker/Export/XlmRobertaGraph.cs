@@ -25,6 +25,7 @@ internal sealed class XlmRobertaGraph
     private readonly OnnxGraphBuilder b;
     private readonly bool int8;
     private readonly Dictionary<string, string[]> quantizedInputs = new(StringComparer.Ordinal);
+    private int freshDims;
 
     public XlmRobertaGraph(XlmRobertaConfig config, WeightSource weights, OnnxGraphBuilder builder, bool int8)
     {
@@ -51,7 +52,7 @@ internal sealed class XlmRobertaGraph
         var heads = cfg.NumAttentionHeads;
         long headDim = cfg.HeadDim;
         var pad = cfg.PadTokenId;
-        Dim[] bsh = [Batch, Seq, h];
+        var inputRows = new Rows(Batch, Seq);
 
         // Embeddings. position ids = cumsum(ids != pad) * (ids != pad) + pad; token type ids are all 0.
         const string e = "roberta.embeddings.";
@@ -63,9 +64,14 @@ internal sealed class XlmRobertaGraph
         zero.Dims.Add(1);
         zero.Int64Data.Add(0);
         var tokenTypes = b.Op("ConstantOfShape", [b.Op("Shape", ["input_ids"])], attributes: Tensor("value", zero));
-        var x = b.Op("Add", [Gather(e + "word_embeddings.weight", "input_ids"), Gather(e + "token_type_embeddings.weight", tokenTypes)], bsh);
-        x = b.Op("Add", [x, Gather(e + "position_embeddings.weight", positions)], bsh);
-        x = LayerNorm(x, e + "LayerNorm");
+        // Shape hints follow what onnx shape inference writes into quantize_dynamic's model of the torch export
+        // (see Rows): the token type ids come from a shape it cannot follow, so each embedding sum gets new symbols.
+        var rows = Fresh();
+        var x = b.Op("Add", [Gather(e + "word_embeddings.weight", "input_ids", inputRows), Gather(e + "token_type_embeddings.weight", tokenTypes, Fresh())],
+            rows.Of(h));
+        rows = Fresh();
+        x = b.Op("Add", [x, Gather(e + "position_embeddings.weight", positions, inputRows)], rows.Of(h));
+        x = LayerNorm(x, e + "LayerNorm", rows);
 
         // Shapes for the head split and merge, from the runtime shape.
         var shape = b.Op("Shape", [x]);
@@ -84,70 +90,100 @@ internal sealed class XlmRobertaGraph
         for (var i = 0; i < cfg.NumHiddenLayers; i++)
         {
             var p = $"roberta.encoder.layer.{i}.";
-            var q = SplitHeads(x, p + "attention.self.query", splitHeads, [0, 2, 1, 3], [Batch, heads, Seq, headDim]);
-            var k = SplitHeads(x, p + "attention.self.key", splitHeads, [0, 2, 3, 1], [Batch, heads, headDim, Seq]);
-            var v = SplitHeads(x, p + "attention.self.value", splitHeads, [0, 2, 1, 3], [Batch, heads, Seq, headDim]);
-            Dim[] scoresShape = [Batch, heads, Seq, Seq];
-            var scores = b.Op("MatMul", [b.Op("Mul", [q, b.Const(qkScale)], [Batch, heads, Seq, headDim]),
-                b.Op("Mul", [k, b.Const(qkScale)], [Batch, heads, headDim, Seq])], scoresShape);
+            var split = Fresh(); // after the Reshape to heads
+            var q = SplitHeads(x, rows, split, p + "attention.self.query", splitHeads, [0, 2, 1, 3], [split.Batch, heads, split.Seq, headDim]);
+            var k = SplitHeads(x, rows, split, p + "attention.self.key", splitHeads, [0, 2, 3, 1], [split.Batch, heads, headDim, split.Seq]);
+            var v = SplitHeads(x, rows, split, p + "attention.self.value", splitHeads, [0, 2, 1, 3], [split.Batch, heads, split.Seq, headDim]);
+            Dim[] scoresShape = [split.Batch, heads, split.Seq, split.Seq];
+            var scores = b.Op("MatMul", [b.Op("Mul", [q, b.Const(qkScale)], [split.Batch, heads, split.Seq, headDim]),
+                b.Op("Mul", [k, b.Const(qkScale)], [split.Batch, heads, headDim, split.Seq])], scoresShape);
             scores = b.Op("Add", [scores, maskBias], scoresShape);
             var probs = b.Op("Softmax", [scores], scoresShape, attributes: Int("axis", -1));
             // A query row whose keys are all padding gives NaN in softmax; transformers' SDPA path gives 0.
             probs = b.Op("Where", [b.Op("IsNaN", [probs], scoresShape, (int)DataType.Bool), b.Const([0f]), probs], scoresShape);
-            var context = b.Op("Transpose", [b.Op("MatMul", [probs, v], [Batch, heads, Seq, headDim])], [Batch, Seq, heads, headDim],
+            var context = b.Op("Transpose", [b.Op("MatMul", [probs, v], [split.Batch, heads, split.Seq, headDim])], [split.Batch, split.Seq, heads, headDim],
                 attributes: Ints("perm", 0, 2, 1, 3));
-            context = b.Op("Reshape", [context, mergeHeads], bsh);
-            x = b.Op("Add", [Linear(context, p + "attention.output.dense", h), x], bsh);
-            x = LayerNorm(x, p + "attention.output.LayerNorm");
+            var merged = Fresh(); // after the Reshape back to [batch, seq, hidden]
+            context = b.Op("Reshape", [context, mergeHeads], merged.Of(h));
+
+            // The attention residual adds tensors of unrelated symbols: the sum gets new ones, and ORT leaves this
+            // Add + LayerNorm unfused, as in quantize_dynamic's model. The FFN below keeps the symbols, so its
+            // residual Add + LayerNorm fuses into SkipLayerNormalization, as there.
+            var attended = Fresh();
+            x = b.Op("Add", [Linear(context, merged, p + "attention.output.dense", h), x], attended.Of(h));
+            rows = attended;
+            x = LayerNorm(x, p + "attention.output.LayerNorm", rows);
 
             // Exact GELU: h * (erf(h / sqrt 2) + 1) * 0.5
-            Dim[] bsf = [Batch, Seq, cfg.IntermediateSize];
-            var inter = Linear(x, p + "intermediate.dense", cfg.IntermediateSize);
+            var bsf = rows.Of(cfg.IntermediateSize);
+            var inter = Linear(x, rows, p + "intermediate.dense", cfg.IntermediateSize);
             var gelu = b.Op("Add", [b.Op("Erf", [b.Op("Div", [inter, b.Const((float)Math.Sqrt(2))], bsf)], bsf), b.Const(1f)], bsf);
             inter = b.Op("Mul", [b.Op("Mul", [inter, gelu], bsf), b.Const(0.5f)], bsf);
-            x = LayerNorm(b.Op("Add", [Linear(inter, p + "output.dense", h), x], bsh), p + "output.LayerNorm");
+            x = LayerNorm(b.Op("Add", [Linear(inter, rows, p + "output.dense", h), x], rows.Of(h)), p + "output.LayerNorm", rows);
         }
 
         // Classification head on the first token: dense -> tanh -> out_proj.
-        var first = b.Op("Gather", [x, b.ConstInt64(0)], [Batch, h], attributes: Int("axis", 1));
-        var dense = b.Op("Tanh", [HeadLinear(first, "classifier.dense", h, null)], [Batch, h]);
-        HeadLinear(dense, "classifier.out_proj", 1, "logits");
+        var first = b.Op("Gather", [x, b.ConstInt64(0)], [rows.Batch, h], attributes: Int("axis", 1));
+        var dense = b.Op("Tanh", [HeadLinear(first, rows.Batch, "classifier.dense", h, null)], [rows.Batch, h]);
+        HeadLinear(dense, rows.Batch, "classifier.out_proj", 1, "logits");
+    }
+
+    // ------------------------------------------------------------------ shape hints
+
+    /// <summary>
+    /// The symbolic [batch, sequence] dims of a value_info hint. The hints are the ones onnx shape inference writes
+    /// into quantize_dynamic's model of the torch export (the int8 reference): where inference cannot tie a
+    /// tensor's dims to its inputs' (a Reshape to a shape computed at run time, an Add of two tensors with unrelated
+    /// symbols), the tensor gets new symbols (<see cref="Fresh"/>). They matter to ONNX Runtime: it fuses a
+    /// residual Add + LayerNormalization into SkipLayerNormalization only when both Add inputs carry equal dims,
+    /// and a fused pair rounds differently, which dynamic quantization amplifies. With the same symbols the same
+    /// pairs fuse as in the reference: each layer's FFN residual, not the attention residual or the embeddings.
+    /// </summary>
+    private readonly record struct Rows(Dim Batch, Dim Seq)
+    {
+        public Dim[] Of(params Dim[] rest) => [Batch, Seq, .. rest];
+    }
+
+    private Rows Fresh()
+    {
+        freshDims++;
+        return new Rows($"{Batch}_{freshDims}", $"{Seq}_{freshDims}");
     }
 
     // ------------------------------------------------------------------ building blocks
 
-    private string SplitHeads(string x, string prefix, string splitShape, long[] perm, Dim[] outShape)
+    private string SplitHeads(string x, Rows rows, Rows split, string prefix, string splitShape, long[] perm, Dim[] outShape)
     {
-        var y = b.Op("Reshape", [Linear(x, prefix, cfg.HiddenSize), splitShape], [Batch, Seq, cfg.NumAttentionHeads, cfg.HeadDim]);
+        var y = b.Op("Reshape", [Linear(x, rows, prefix, cfg.HiddenSize), splitShape], split.Of(cfg.NumAttentionHeads, cfg.HeadDim));
         return b.Op("Transpose", [y], outShape, attributes: Ints("perm", perm));
     }
 
-    private string LayerNorm(string x, string prefix) =>
-        b.Op("LayerNormalization", [x, Param(prefix + ".weight"), Param(prefix + ".bias")], [Batch, Seq, cfg.HiddenSize],
+    private string LayerNorm(string x, string prefix, Rows rows) =>
+        b.Op("LayerNormalization", [x, Param(prefix + ".weight"), Param(prefix + ".bias")], rows.Of(cfg.HiddenSize),
             attributes: [Int("axis", -1), Float("epsilon", (float)cfg.LayerNormEps)]);
 
     /// <summary>A 1-D parameter (bias, LayerNorm) as a float initializer under its HF name.</summary>
     private string Param(string name) => b.Initializer(name, w.Shapes[name], w.ReadAll(name));
 
     /// <summary>nn.Linear on [batch, seq, in]: MatMul with the transposed weight, then Add(bias, product).</summary>
-    private string Linear(string x, string prefix, long outDim)
+    private string Linear(string x, Rows rows, string prefix, long outDim)
     {
-        var product = MatMul(x, prefix + ".weight", [Batch, Seq, outDim]);
-        return b.Op("Add", [Param(prefix + ".bias"), product], [Batch, Seq, outDim]);
+        var product = MatMul(x, prefix + ".weight", rows.Of(outDim));
+        return b.Op("Add", [Param(prefix + ".bias"), product], rows.Of(outDim));
     }
 
     /// <summary>nn.Linear on [batch, in]: Gemm(transB=1); in int8, MatMul + Add(product, bias) as quantize_dynamic writes it.</summary>
-    private string HeadLinear(string x, string prefix, long outDim, string? output)
+    private string HeadLinear(string x, Dim batch, string prefix, long outDim, string? output)
     {
         if (!int8)
         {
             var weight = prefix + ".weight";
             return b.Op("Gemm", [x, b.Initializer(weight, w.Shapes[weight], w.ReadAll(weight)), Param(prefix + ".bias")],
-                output is null ? [Batch, outDim] : null, output: output, attributes: Int("transB", 1));
+                output is null ? [batch, outDim] : null, output: output, attributes: Int("transB", 1));
         }
 
-        var product = MatMul(x, prefix + ".weight", [Batch, outDim]);
-        return b.Op("Add", [product, Param(prefix + ".bias")], output is null ? [Batch, outDim] : null, output: output);
+        var product = MatMul(x, prefix + ".weight", [batch, outDim]);
+        return b.Op("Add", [product, Param(prefix + ".bias")], output is null ? [batch, outDim] : null, output: output);
     }
 
     /// <summary>x @ W^T for a torch [out, in] weight; in int8, DynamicQuantizeLinear + MatMulInteger + scale Muls.</summary>
@@ -187,11 +223,11 @@ internal sealed class XlmRobertaGraph
     }
 
     /// <summary>An embedding lookup; in int8 the table is per-tensor uint8 (Gather + DequantizeLinear).</summary>
-    private string Gather(string name, string indices)
+    private string Gather(string name, string indices, Rows rows)
     {
         var shape = w.Shapes[name];
         var total = w.ElementCount(name);
-        Dim[] outShape = [Batch, Seq, shape[1]];
+        var outShape = rows.Of(shape[1]);
         if (!int8)
         {
             var table = b.StreamedInitializer(name, DataType.Float, shape, total * 4, s => StreamFloats(name, total, s));
@@ -218,7 +254,7 @@ internal sealed class XlmRobertaGraph
                 s.Write(bytes, 0, chunk.Length);
             });
         });
-        var gathered = b.Op("Gather", [q, indices], [Batch, Seq, shape[1]], (int)DataType.Uint8);
+        var gathered = b.Op("Gather", [q, indices], outShape, (int)DataType.Uint8);
         var scaleName = b.Initializer(name + "_scale", [], [scale]);
         var zpName = b.Initializer(name + "_zero_point", DataType.Uint8, [], [zeroPoint]);
         return b.Op("DequantizeLinear", [gathered, scaleName, zpName], outShape);
