@@ -33,7 +33,7 @@ internal static class ExportCommand
           --optimized-model FILE      with --check: save ORT's optimized graph there and count its operators
           --threads N                 with --check: ORT intra-op threads (default: ORT's choice)
           --runs N                    with --check: forward passes; the ones after the first are timed
-          --no-shape-hints            leave out the value_info shape hints (only to compare ORT's fusions)
+          --no-shape-hints            int8: leave out the value_info shape hints (only to compare ORT's fusions)
         """;
 
     /// <summary>Runs the command; returns 0 on success, 1 when the export failed, 2 on bad usage.</summary>

@@ -56,8 +56,11 @@ public sealed record ExportOptions
     public bool Overwrite { get; init; }
 
     /// <summary>
-    /// Write value_info shapes (symbolic batch and sequence, fixed widths) for the intermediate tensors. They let
-    /// ONNX Runtime fuse more (residual Add + LayerNorm into SkipLayerNormalization); off only for comparisons.
+    /// With <see cref="Int8"/>, write value_info shapes for the intermediate tensors with the symbolic dims that
+    /// onnx shape inference writes into <c>quantize_dynamic</c>'s model of the torch export. They decide which
+    /// residual Add + LayerNorm pairs ONNX Runtime fuses into SkipLayerNormalization (each layer's FFN residual),
+    /// and with them its optimized graph computes bit-for-bit what the reference's does (docs/EXPORT.md). An fp32
+    /// export never has them (the torch export has none). Off only for comparisons.
     /// </summary>
     public bool ShapeHints { get; init; } = true;
 }
@@ -181,7 +184,11 @@ public static class ModelExporter
             using (var builder = new OnnxGraphBuilder(external ? Path.Combine(temp, ExternalDataFileName) : null))
             {
                 new XlmRobertaGraph(config, weights, builder, options.Int8).Build();
-                if (!options.ShapeHints)
+
+                // value_info as the Python reference carries it: quantize_dynamic's int8 model has onnx shape
+                // inference's (the graph writes those symbols), torch.onnx.export's fp32 model has none. ORT's
+                // fusions, and so the roundings, follow them.
+                if (!options.ShapeHints || !options.Int8)
                 {
                     builder.Graph.ValueInfo.Clear();
                 }

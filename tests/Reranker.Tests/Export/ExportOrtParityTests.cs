@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Reranker.Export;
@@ -37,6 +38,55 @@ public sealed class ExportOrtParityTests(TinyExportFixture fx, ITestOutputHelper
         AssertBitIdentical(fx.Int8.ModelPath, ReferenceInt8, "int8");
     }
 
+    [Fact]
+    public void Int8_fuses_only_each_layers_ffn_residual_as_the_reference_does_on_a_deeper_model()
+    {
+        // quantize_dynamic's model of a 2-layer export fuses 2 of its 5 Add + LayerNorm pairs (the test above): the
+        // FFN residual of each layer, never the embeddings' sum or the attention residual (on a 3-layer model of
+        // other sizes, 3 of 7). Check that rule, not the tiny model's count, on 3 layers of other widths.
+        var dir = NewTempDir();
+        try
+        {
+            var config = Path.Combine(dir, "config.json");
+            var json = JsonNode.Parse(File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "models", "bge-reranker-v2-m3.config.json")))!.AsObject();
+            json["num_hidden_layers"] = 3;
+            json["hidden_size"] = 48;
+            json["num_attention_heads"] = 3;
+            json["intermediate_size"] = 96;
+            json["vocab_size"] = 8002;
+            json["max_position_embeddings"] = 258;
+            File.WriteAllText(config, json.ToJsonString());
+            var int8 = ModelExporter.Export(ExportSource.RandomWeights(config, 5, TestPaths.TinyModel), Path.Combine(dir, "int8"), new ExportOptions { Int8 = true });
+            var ops = OptimizedOpCounts(int8.ModelPath);
+            output.WriteLine(ExportedModelCheck.FormatOpCounts(ops));
+            Assert.Equal(3, ops.GetValueOrDefault("com.microsoft:SkipLayerNormalization"));
+            Assert.Equal(1 + 3, ops.GetValueOrDefault("LayerNormalization"));
+
+            // fp32, like the torch export, has no value_info: ORT fuses no pair.
+            var fp32 = ModelExporter.Export(ExportSource.RandomWeights(config, 5, TestPaths.TinyModel), Path.Combine(dir, "fp32"));
+            var fp32Ops = OptimizedOpCounts(fp32.ModelPath);
+            Assert.False(fp32Ops.ContainsKey("com.microsoft:SkipLayerNormalization"));
+            Assert.Equal(1 + (2 * 3), fp32Ops.GetValueOrDefault("LayerNormalization"));
+        }
+        finally
+        {
+            DeleteQuietly(dir);
+        }
+    }
+
+    [Fact]
+    public void Fp32_optimized_graph_has_the_same_operators_as_the_torch_exports()
+    {
+        var (ours, reference) = CompareComputeOps(fx.Fp32.ModelPath, ReferenceFp32);
+        Assert.Equal(ExportedModelCheck.FormatOpCounts(reference), ExportedModelCheck.FormatOpCounts(ours));
+    }
+
+    [Fact]
+    public void Fp32_logits_are_bit_identical_to_the_torch_exports_on_random_inputs()
+    {
+        AssertBitIdentical(fx.Fp32.ModelPath, ReferenceFp32, "fp32");
+    }
+
     /// <summary>
     /// Operators that compute on the hidden states, fused or not. The shape plumbing (Shape, Gather of dims,
     /// Concat, Unsqueeze, Range, Expand, ...) and the mask construction are laid out differently in the torch
@@ -60,6 +110,7 @@ public sealed class ExportOrtParityTests(TinyExportFixture fx, ITestOutputHelper
                 .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
     }
 
+    /// <summary>Logits of both models on the same random inputs must have identical bits.</summary>
     private void AssertBitIdentical(string ours, string reference, string what)
     {
         var vocab = XlmRobertaConfig.Load(Path.Combine(TestPaths.TinyModel, "config.json")).VocabSize;
