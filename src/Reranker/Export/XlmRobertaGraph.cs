@@ -138,6 +138,7 @@ internal sealed class XlmRobertaGraph
     /// residual Add + LayerNormalization into SkipLayerNormalization only when both Add inputs carry equal dims,
     /// and a fused pair rounds differently, which dynamic quantization amplifies. With the same symbols the same
     /// pairs fuse as in the reference: each layer's FFN residual, not the attention residual or the embeddings.
+    /// The fp32 reference (the torch export) has no value_info, so <see cref="ModelExporter"/> drops them for fp32.
     /// </summary>
     private readonly record struct Rows(Dim Batch, Dim Seq)
     {
