@@ -22,7 +22,8 @@ public sealed class Int8BatchInvarianceTests
     [Fact]
     public void Batching_a_dynamic_int8_session_moves_logits_which_is_why_the_guard_exists()
     {
-        using var session = LogitSession.Load(Path.Combine(TestPaths.TinyModel, "model_int8.onnx"), 1);
+        // As exported: the attention rewrite would keep pairs of different lengths apart, so nothing would be padded.
+        using var session = LogitSession.Load(Path.Combine(TestPaths.TinyModel, "model_int8.onnx"), 1, rewriteAttention: false);
         var ids = Rows.Select(r => r.InputIds).ToArray();
 
         var alone = session.Run(ids, PadId, batchSize: 1, maxBatchTokens: 8192);
