@@ -90,6 +90,26 @@ public sealed class AttentionRewriteTests(ITestOutputHelper output) : IDisposabl
     }
 
     [Fact]
+    public void Export_with_MultiHeadAttention_writes_the_rewritten_form_which_matches_torch_and_is_never_padded()
+    {
+        var exported = Export(new ExportOptions { MultiHeadAttention = true });
+        var ops = OpTypes(exported.ModelPath);
+        Assert.Contains(AttentionRewrite.MultiHeadAttentionOp, ops);
+        Assert.DoesNotContain("Softmax", ops);
+
+        // As written (no load-time rewrite): the file itself runs the tiled attention and must not see padding.
+        using var session = LogitSession.Load(exported.ModelPath, 0, rewriteAttention: false);
+        Assert.True(session.RejectsPadding);
+        AssertFp32MatchesTorch(session);
+
+        using var loaded = LogitSession.Load(exported.ModelPath, 0);
+        Assert.False(loaded.Attention!.Rewritten);
+        Assert.Contains("already", loaded.Attention.Reason, StringComparison.Ordinal);
+        Assert.True(loaded.RejectsPadding);
+        Assert.Throws<InvalidOperationException>(() => loaded.RunPadded(new long[] { 0, 5, 2, 0, 2, PadId }, new long[] { 1, 1, 1, 1, 1, 0 }, 2, 3, new float[2]));
+    }
+
+    [Fact]
     public void Onnx_runtime_optimized_graph_runs_MultiHeadAttention_and_no_softmax()
     {
         var optimized = Temp("optimized.onnx");

@@ -35,10 +35,11 @@ internal sealed class LogitSession : IDisposable
     private readonly bool _logitsWidthIsSymbolic;
     private readonly SemaphoreSlim _runGate;
 
-    private LogitSession(InferenceSession session, SessionOptions sessionOptions, string[] inputNames, InputKind[] inputKinds, bool logitsWidthIsSymbolic, bool dynamicallyQuantized, AttentionRewriteResult? attention)
+    private LogitSession(InferenceSession session, SessionOptions sessionOptions, string[] inputNames, InputKind[] inputKinds, bool logitsWidthIsSymbolic, bool dynamicallyQuantized, AttentionRewriteResult? attention, bool rejectsPadding)
     {
         IsDynamicallyQuantized = dynamicallyQuantized;
         Attention = attention;
+        RejectsPadding = rejectsPadding;
         ConcurrentRuns = ConcurrentRunLimit(sessionOptions.IntraOpNumThreads, Environment.ProcessorCount);
         _runGate = new SemaphoreSlim(ConcurrentRuns, ConcurrentRuns);
         _session = session;
@@ -68,10 +69,10 @@ internal sealed class LogitSession : IDisposable
     public AttentionRewriteResult? Attention { get; }
 
     /// <summary>
-    /// Whether the model runs with its attention rewritten to <c>MultiHeadAttention</c> without a mask, so that it
-    /// must never see padding: <see cref="Run"/> then batches only pairs of equal length.
+    /// Whether the model runs attention as <c>MultiHeadAttention</c> that may have no mask (rewritten at load time, or
+    /// so in the file), so that it must never see padding: <see cref="Run"/> then batches only pairs of equal length.
     /// </summary>
-    public bool RejectsPadding => Attention?.Rewritten == true;
+    public bool RejectsPadding { get; }
 
     /// <summary>
     /// How many <c>Run</c> calls may execute at once: the cores divided by the threads one call uses (at least 1).
@@ -157,7 +158,8 @@ internal sealed class LogitSession : IDisposable
 
             var (names, kinds) = CheckInputs(session, modelPath);
             var symbolicWidth = CheckOutput(session, modelPath);
-            var result = new LogitSession(session, sessionOptions, names, kinds, symbolicWidth, OnnxModelScan.UsesDynamicQuantization(modelPath), attention);
+            var result = new LogitSession(session, sessionOptions, names, kinds, symbolicWidth, OnnxModelScan.UsesDynamicQuantization(modelPath), attention,
+                attention?.Rewritten == true || OnnxModelScan.UsesMultiHeadAttention(modelPath));
             session = null;
             sessionOptions = null;
             return result;
@@ -419,8 +421,8 @@ internal sealed class LogitSession : IDisposable
         if (RejectsPadding && attentionMask.Span.Contains(0L))
         {
             throw new InvalidOperationException(
-                "This model runs with its attention rewritten for unpadded input (MultiHeadAttention without a mask), and the batch has padding. " +
-                "Load it as exported (CrossEncoderOptions.RewriteAttention = false) to run padded batches.");
+                "This model runs attention as MultiHeadAttention without a padding mask (rewritten at load time, or so in the file), and the batch has padding. " +
+                "Batch only pairs of equal length, or load a torch-layout model as exported (CrossEncoderOptions.RewriteAttention = false) to run padded batches.");
         }
 
         long[] shape = [batchSize, sequenceLength];
