@@ -116,6 +116,33 @@ internal static class LongPair
         _ => throw new ArgumentException($"--attention must be 'rewritten' or 'as-exported', got '{value}'"),
     };
 
+    /// <summary>
+    /// A Markdown table of the cells bench/long-pairs.sh collected (one JSON object per line): per model and length,
+    /// the old path (as exported) beside the new (rewritten), and how far their logits differ.
+    /// </summary>
+    public static string Report(string cellsPath)
+    {
+        var cells = File.ReadAllLines(cellsPath).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject()).ToArray();
+        static string Cell(JsonObject? c) => c is null ? "–"
+            : c["failed"] is not null ? "failed (out of memory?)"
+            : string.Create(CultureInfo.InvariantCulture,
+                $"{c["median_seconds"]!.GetValue<double>():F2} s, {c["peak_rss_mib"]!.GetValue<double>():F0} MiB{(c["share_of_flop_bound"] is { } s ? $", {s.GetValue<double>():P0}" : "")}");
+        var table = new System.Text.StringBuilder();
+        table.AppendLine("| model | tokens | as exported: median, peak RSS, share of FLOP bound | rewritten: median, peak RSS, share of FLOP bound | time new/old | Δ logit (abs) |");
+        table.AppendLine("|---|---:|---|---|---:|---:|");
+        foreach (var group in cells.GroupBy(c => (Label: c["label"]?.GetValue<string>() ?? "", Tokens: c["tokens"]!.GetValue<int>())))
+        {
+            var old = group.FirstOrDefault(c => c["attention"]!.GetValue<string>() == "as-exported");
+            var now = group.FirstOrDefault(c => c["attention"]!.GetValue<string>() == "rewritten");
+            var both = old is not null && now is not null && old["failed"] is null && now["failed"] is null;
+            var ratio = both ? (now!["median_seconds"]!.GetValue<double>() / old!["median_seconds"]!.GetValue<double>()).ToString("F2", CultureInfo.InvariantCulture) : "–";
+            var delta = both ? Math.Abs(now!["logit"]!.GetValue<double>() - old!["logit"]!.GetValue<double>()).ToString("E1", CultureInfo.InvariantCulture) : "–";
+            table.AppendLine(CultureInfo.InvariantCulture, $"| {group.Key.Label} | {group.Key.Tokens} | {Cell(old)} | {Cell(now)} | {ratio} | {delta} |");
+        }
+
+        return table.ToString();
+    }
+
     /// <summary>The pair lengths of the grid.</summary>
     public static int ParseTokens(string value) => int.Parse(value, CultureInfo.InvariantCulture);
 }

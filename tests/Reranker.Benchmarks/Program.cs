@@ -12,6 +12,7 @@
 //   report      --out DIR --docs docs/BENCHMARKS.md
 //   long-pair   --model DIR [--file model.onnx] --tokens N --attention rewritten|as-exported [--runs 3 --threads 0 --peak peak.json]
 //               (one pair, one JSON line on stdout; run one cell per process: bench/long-pairs.sh)
+//   long-pair-report --in long-pairs.jsonl   (the Markdown table of those cells)
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -29,7 +30,7 @@ string Opt(string name, string? fallback = null) =>
 int IntOpt(string name, int fallback) => int.Parse(Opt(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
 var repoRoot = FindRepoRoot();
-var outDir = command is "help" or "long-pair" ? "" : Path.GetFullPath(Opt("out"));
+var outDir = command is "help" or "long-pair" or "long-pair-report" ? "" : Path.GetFullPath(Opt("out"));
 if (outDir.Length > 0)
 {
     Directory.CreateDirectory(outDir);
@@ -141,8 +142,12 @@ switch (command)
             LongPair.ReadPeaks(options.GetValueOrDefault("peak")))));
         break;
 
+    case "long-pair-report":
+        Console.Write(LongPair.Report(Path.GetFullPath(Opt("in"))));
+        break;
+
     default:
-        Console.Error.WriteLine("commands: peak, tokenizer, e2e, concurrency, batching, report, long-pair (see Program.cs)");
+        Console.Error.WriteLine("commands: peak, tokenizer, e2e, concurrency, batching, report, long-pair, long-pair-report (see Program.cs)");
         return 2;
 }
 
