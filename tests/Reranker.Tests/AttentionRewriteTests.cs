@@ -212,6 +212,49 @@ public sealed class AttentionRewriteTests(ITestOutputHelper output) : IDisposabl
         Assert.Contains(Enumerable.Range(0, rows.Length), i => Math.Abs(unmodified[i] - expected[i]) > 1e-4);
     }
 
+    [Fact]
+    public void The_eager_attention_layout_with_a_divided_score_and_a_transposed_key_is_rewritten_too()
+    {
+        // Older torch exports (transformers' eager attention, optimum before SDPA): k as Transpose[0,2,1,3] then
+        // Transpose[0,1,3,2], no scales on q and k, and the scores divided by √head_dim after the MatMul. Layer 0 of
+        // the torch export is turned into that form (the same function), layer 1 keeps the SDPA form.
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(TorchExport));
+        var nodes = model.Graph.Node;
+        NodeProto Producer(string name) => nodes.Single(n => n.Output.Contains(name));
+        var softmax = nodes.First(n => n.OpType == "Softmax");
+        var add = Producer(softmax.Input[0]);
+        var scoresSide = add.Input.IndexOf(add.Input.First(i => Producer(i).OpType == "MatMul"));
+        var qk = Producer(add.Input[scoresSide]);
+        var qMul = Producer(qk.Input[0]);
+        var kMul = Producer(qk.Input[1]);
+        Assert.Equal(("Mul", "Mul"), (qMul.OpType, kMul.OpType));
+        var kTranspose = Producer(kMul.Input[0]);
+        Assert.Equal(new long[] { 0, 2, 3, 1 }, kTranspose.Attribute.Single(a => a.Name == "perm").Ints);
+        kTranspose.Attribute.Single(a => a.Name == "perm").Ints.Clear();
+        kTranspose.Attribute.Single(a => a.Name == "perm").Ints.AddRange([0, 2, 1, 3]);
+        var swap = new NodeProto { OpType = "Transpose", Name = "test_eager_k_swap" };
+        swap.Input.Add(kTranspose.Output[0]);
+        swap.Output.Add("test_eager_k_t");
+        swap.Attribute.Add(new AttributeProto { Name = "perm", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 0, 1, 3, 2 } });
+        nodes.Insert(nodes.IndexOf(qk), swap);
+        qk.Input[0] = qMul.Input[0];
+        qk.Input[1] = "test_eager_k_t";
+        var sqrtD = new TensorProto { Name = "test_eager_sqrt_d", DataType = (int)TensorProto.Types.DataType.Float };
+        sqrtD.FloatData.Add(4f); // head size 16
+        model.Graph.Initializer.Add(sqrtD);
+        var div = new NodeProto { OpType = "Div", Name = "test_eager_div" };
+        div.Input.AddRange([qk.Output[0], "test_eager_sqrt_d"]);
+        div.Output.Add("test_eager_scores");
+        nodes.Insert(nodes.IndexOf(qk) + 1, div);
+        add.Input[scoresSide] = "test_eager_scores";
+        using var directory = new TempModelDirectory(copyModel: false);
+        directory.Write("model.onnx", model.ToByteArray());
+
+        using var session = LogitSession.Load(directory.File("model.onnx"), 0);
+        AssertRewritten(session, blocks: 2);
+        AssertFp32MatchesTorch(session);
+    }
+
     [Theory]
     [InlineData(4, 8192)]
     [InlineData(32, 1 << 20)]
