@@ -86,12 +86,14 @@ internal static class AttentionRewrite
             return new AttentionRewriteResult(0, softmaxCount, "the graph has subgraphs (If/Loop/Scan)");
         }
 
+        // Softmax's default axis is -1 from opset 13 on; before, it is 1 (over the flattened trailing dimensions).
+        var opset = model.OpsetImport.FirstOrDefault(o => o.Domain.Length == 0 || o.Domain == "ai.onnx")?.Version ?? 0;
         var index = new GraphIndex(graph);
         var replacements = new List<(NodeProto Reshape, NodeProto Mha)>();
         string? lastReason = null;
         foreach (var softmax in graph.Node.Where(n => n.OpType == "Softmax" && IsDefaultDomain(n)).ToArray())
         {
-            var match = Match(index, softmax, replacements.Count);
+            var match = Match(index, softmax, replacements.Count, opset >= 13 ? -1 : 1);
             if (match.Node is null)
             {
                 lastReason = match.Reason;
@@ -129,9 +131,9 @@ internal static class AttentionRewrite
         public static MatchResult Fail(string reason) => new(null, null, reason);
     }
 
-    private static MatchResult Match(GraphIndex g, NodeProto softmax, int ordinal)
+    private static MatchResult Match(GraphIndex g, NodeProto softmax, int ordinal, long defaultAxis)
     {
-        var axis = softmax.Attribute.FirstOrDefault(a => a.Name == "axis")?.I ?? -1;
+        var axis = softmax.Attribute.FirstOrDefault(a => a.Name == "axis")?.I ?? defaultAxis;
         if (axis is not (-1 or 3))
         {
             return MatchResult.Fail($"Softmax {softmax.Name} is not over the last axis");
