@@ -28,6 +28,9 @@ internal sealed class LogitSession : IDisposable
     /// </summary>
     internal const int ShrinkArenaFromLength = 1024;
 
+    /// <summary>Size of a rewritten model (weights inside the file) from which loading collects the managed copies at once.</summary>
+    private const int LargeInlineModelBytes = 64 << 20;
+
     private readonly InferenceSession _session;
     private readonly SessionOptions _sessionOptions;
     private readonly string[] _inputNames;
@@ -154,6 +157,15 @@ internal sealed class LogitSession : IDisposable
             catch (OnnxRuntimeException e)
             {
                 throw new InvalidDataException($"ONNX Runtime could not load the model '{modelPath}': {e.Message}", e);
+            }
+
+            if (rewritten is { Length: >= LargeInlineModelBytes })
+            {
+                // A model with its weights inside the file (no external data) went through managed memory twice
+                // (parsed, then serialised for ONNX Runtime, which keeps its own copy): give those buffers back now
+                // rather than whenever the GC next looks at the large-object heap.
+                rewritten = null;
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
             }
 
             var (names, kinds) = CheckInputs(session, modelPath);
