@@ -34,13 +34,16 @@ internal static class ExportCommand
           --threads N                 with --check: ORT intra-op threads (default: ORT's choice)
           --runs N                    with --check: forward passes; the ones after the first are timed
           --no-shape-hints            int8: leave out the value_info shape hints (only to compare ORT's fusions)
+          --multi-head-attention      write attention as com.microsoft.MultiHeadAttention without a mask (ORT's
+                                      tiled CPU attention; unpadded batches only). Not needed for this library,
+                                      which rewrites at load time; see docs/EXPORT.md
         """;
 
     /// <summary>Runs the command; returns 0 on success, 1 when the export failed, 2 on bad usage.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         string? from = null, config = null, tokenizerFrom = null, output = null, check = null, optimized = null;
-        bool random = false, int8 = false, force = false;
+        bool random = false, int8 = false, force = false, mha = false;
         long seed = 0, threshold = ExportOptions.DefaultExternalDataThreshold;
         int tokens = 128, threads = 0, runs = 1;
         var shapeHints = true;
@@ -81,6 +84,7 @@ internal static class ExportCommand
                     case "--threads": threads = (int)Math.Min(Number(0), 256); break;
                     case "--runs": runs = (int)Math.Min(Number(1), 10_000); break;
                     case "--no-shape-hints": shapeHints = false; break;
+                    case "--multi-head-attention": mha = true; break;
                     default: throw new UsageException($"unknown option '{args[i]}'");
                 }
             }
@@ -126,7 +130,7 @@ internal static class ExportCommand
         try
         {
             var result = ModelExporter.Export(source, output,
-                new ExportOptions { Int8 = int8, ExternalDataThreshold = threshold, Overwrite = force, ShapeHints = shapeHints }, stdout);
+                new ExportOptions { Int8 = int8, ExternalDataThreshold = threshold, Overwrite = force, ShapeHints = shapeHints, MultiHeadAttention = mha }, stdout);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"wrote {result.OutputDirectory}: {ModelExporter.ModelFileName}{(result.ExternalDataPath is null ? "" : " + " + ModelExporter.ExternalDataFileName)}, {result.TotalBytes / 1048576.0:F1} MiB, copied {string.Join(", ", result.CopiedFiles)}; {result.Elapsed.TotalSeconds:F1} s"));
             return 0;

@@ -124,7 +124,7 @@ public sealed partial class CrossEncoder : IDisposable
         }
 
         var started = Stopwatch.GetTimestamp();
-        var session = LogitSession.Load(modelPath, options.IntraOpNumThreads);
+        var session = LogitSession.Load(modelPath, options.IntraOpNumThreads, options.RewriteAttention);
         try
         {
             IPairEncoder encoder;
@@ -145,6 +145,15 @@ public sealed partial class CrossEncoder : IDisposable
                 string.Join(", ", session.InputNames),
                 options.IntraOpNumThreads,
                 options.MaxLength);
+            if (session.Attention is { Rewritten: true } rewritten)
+            {
+                Log.AttentionRewritten(logger, modelPath, rewritten.BlocksRewritten);
+            }
+            else if (session.Attention is { } notRewritten)
+            {
+                Log.AttentionNotRewritten(logger, modelPath, notRewritten.Reason ?? "no attention block matched");
+            }
+
             return new CrossEncoder(session, encoder, options, logger);
         }
         catch

@@ -153,6 +153,30 @@ public sealed record CrossEncoderOptions
     } = DefaultModelFileName;
 
     /// <summary>
+    /// Whether the model's attention is rewritten, in memory at load time, to ONNX Runtime's
+    /// <c>com.microsoft.MultiHeadAttention</c> without a mask, the one CPU operator with tiled ("flash") attention.
+    /// Default <see langword="true"/>.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// The unfused attention of an exported model (this library's exporter, torch.onnx, optimum) holds two
+    /// [heads, S, S] float tensors per layer: memory grows with the square of the pair's length (about 5.4 GB for one
+    /// 8192-token pair even on a 2-layer test model). The rewritten graph needs memory linear in the length, and is
+    /// as fast at 512 tokens and faster from about 2048. The file on disk is not changed; fp32 and int8 models are
+    /// rewritten alike. A graph whose attention is not recognised runs as it is (logged as
+    /// <see cref="CrossEncoderLogEvents.AttentionNotRewritten"/>).
+    /// </para>
+    /// <para>
+    /// A rewritten model has no padding mask, so the encoder puts only pairs of the same token length in one batch
+    /// (<see cref="BatchSize"/> above 1); with the default <see cref="BatchSize"/> of 1 nothing changes. Logits
+    /// differ from those of the model as exported by rounding only (about 1e-6 in fp32). Set it to
+    /// <see langword="false"/> to run the file exactly as exported, for bit-identical results with Python ONNX Runtime
+    /// on the same file, or to batch pairs of different lengths with padding.
+    /// </para>
+    /// </remarks>
+    public bool RewriteAttention { get; init; } = true;
+
+    /// <summary>
     /// Whether <see cref="CrossEncoder.FromPretrainedAsync"/> exports int8 instead of fp32 when a repository has only
     /// <c>model.safetensors</c>. Default <see langword="false"/> (fp32).
     /// </summary>

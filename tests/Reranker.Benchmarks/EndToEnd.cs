@@ -40,7 +40,7 @@ internal static class EndToEnd
 
         // Our token ids, and the batches our library runs (its own planner, so FLOPs count what it really does).
         var ids = requests.Select(r => r.Documents.Select(d => ce.EncodePair(r.Query, d).InputIds).ToArray()).ToArray();
-        var plans = ids.Select(g => LogitSession.PlanBatches(g.Select(x => x.Length).ToArray(), options.BatchSize, options.MaxBatchTokens)).ToArray();
+        var plans = ids.Select(g => LogitSession.PlanBatches(g.Select(x => x.Length).ToArray(), options.BatchSize, options.MaxBatchTokens, ce.Session.RejectsPadding)).ToArray();
         var padId = 1;
 
         // 1. Agreement before timing: the peer's tokenizer gives our ids, and its model our logits. Transformers.js
@@ -234,7 +234,7 @@ internal static class EndToEnd
         // 4. Time outside Run: our Rank against ONNX Runtime alone on the same batches, interleaved.
         if (s.RawRequests > 0)
         {
-            using var raw = new RawEngine(Path.Combine(s.ModelDirectory, options.ModelFileName));
+            using var raw = new RawEngine(Path.Combine(s.ModelDirectory, options.ModelFileName), rewriteAttention: ce.Session.RejectsPadding);
             raw.Run([longest.Ids], [[0]], padId);
             double rankS = 0, runS = 0;
             var cpuRaw = Machine.CpuSnapshot.Take();

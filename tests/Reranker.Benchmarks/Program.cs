@@ -10,6 +10,9 @@
 //   batching    --out DIR --model DIR [--requests 2 --docs 20]
 //   spinning    --out DIR --model DIR --variant int8 [--repeats 6]
 //   report      --out DIR --docs docs/BENCHMARKS.md
+//   long-pair   --model DIR [--file model.onnx] --tokens N --attention rewritten|as-exported [--runs 3 --threads 0 --peak peak.json]
+//               (one pair, one JSON line on stdout; run one cell per process: bench/long-pairs.sh)
+//   long-pair-report --in long-pairs.jsonl   (the Markdown table of those cells)
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -27,7 +30,7 @@ string Opt(string name, string? fallback = null) =>
 int IntOpt(string name, int fallback) => int.Parse(Opt(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
 var repoRoot = FindRepoRoot();
-var outDir = command == "help" ? "" : Path.GetFullPath(Opt("out"));
+var outDir = command is "help" or "long-pair" or "long-pair-report" ? "" : Path.GetFullPath(Opt("out"));
 if (outDir.Length > 0)
 {
     Directory.CreateDirectory(outDir);
@@ -129,8 +132,22 @@ switch (command)
         Report.Write(outDir, Path.GetFullPath(Opt("docs")));
         break;
 
+    case "long-pair":
+        Console.WriteLine(LongPair.ToLine(LongPair.Run(
+            Path.Combine(Path.GetFullPath(Opt("model")), Opt("file", "model.onnx")),
+            LongPair.ParseTokens(Opt("tokens")),
+            LongPair.ParseAttention(Opt("attention")),
+            IntOpt("runs", 3),
+            IntOpt("threads", 0),
+            LongPair.ReadPeaks(options.GetValueOrDefault("peak")))));
+        break;
+
+    case "long-pair-report":
+        Console.Write(LongPair.Report(Path.GetFullPath(Opt("in"))));
+        break;
+
     default:
-        Console.Error.WriteLine("commands: peak, tokenizer, e2e, concurrency, batching, report (see Program.cs)");
+        Console.Error.WriteLine("commands: peak, tokenizer, e2e, concurrency, batching, report, long-pair, long-pair-report (see Program.cs)");
         return 2;
 }
 

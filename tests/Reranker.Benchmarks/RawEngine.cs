@@ -13,7 +13,10 @@ internal sealed class RawEngine : IDisposable
     private readonly InferenceSession _session;
     private readonly SessionOptions _options;
 
-    public RawEngine(string modelPath, bool allowSpinning = true)
+    /// <param name="modelPath">The model file.</param>
+    /// <param name="allowSpinning">ONNX Runtime's intra-op spinning.</param>
+    /// <param name="rewriteAttention">Load the graph with the library's load-time attention rewrite (as <see cref="CrossEncoder"/> does by default).</param>
+    public RawEngine(string modelPath, bool allowSpinning = true, bool rewriteAttention = false)
     {
         _options = new SessionOptions
         {
@@ -22,7 +25,16 @@ internal sealed class RawEngine : IDisposable
             InterOpNumThreads = 1,
         };
         _options.AddSessionConfigEntry("session.intra_op.allow_spinning", allowSpinning ? "1" : "0");
-        _session = new InferenceSession(modelPath, _options);
+        var rewritten = rewriteAttention ? Reranker.Inference.LogitSession.RewriteAttention(modelPath).Bytes : null;
+        if (rewritten is null)
+        {
+            _session = new InferenceSession(modelPath, _options);
+        }
+        else
+        {
+            _options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", Path.GetDirectoryName(Path.GetFullPath(modelPath))!);
+            _session = new InferenceSession(rewritten, _options);
+        }
     }
 
     /// <returns>Seconds inside <c>Run</c>, summed over the batches, and the logits in input order.</returns>

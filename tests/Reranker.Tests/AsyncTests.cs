@@ -37,7 +37,7 @@ public sealed class AsyncTests
         }
 
         Assert.Equal(pairs.Length, reports[^1].PairsScored);
-        Assert.Equal(LogitSession.PlanBatches(Rows512.Select(r => r.InputIds.Length).ToArray(), batchSize, encoder.Options.MaxBatchTokens).Count, reports.Count);
+        Assert.Equal(LogitSession.PlanBatches(Rows512.Select(r => r.InputIds.Length).ToArray(), batchSize, encoder.Options.MaxBatchTokens, encoder.Session.RejectsPadding).Count, reports.Count);
     }
 
     [Fact]

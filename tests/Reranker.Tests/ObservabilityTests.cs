@@ -104,7 +104,7 @@ public sealed class MetricsTests
         using var encoder = CrossEncoder.Create(TestPaths.TinyModel, new CrossEncoderOptions { MaxLength = 64, BatchSize = batchSize });
         var lengths = Pairs.Select(p => encoder.EncodePair(p.Query, p.Document).InputIds.Length).ToArray();
         var truncated = Pairs.Count(p => encoder.EncodePair(p.Query, p.Document).IsTruncated);
-        var batches = Inference.LogitSession.PlanBatches(lengths, batchSize, encoder.Options.MaxBatchTokens).Count;
+        var batches = Inference.LogitSession.PlanBatches(lengths, batchSize, encoder.Options.MaxBatchTokens, encoder.Session.RejectsPadding).Count;
         using var meter = new MeterCapture();
 
         encoder.Predict(Pairs);

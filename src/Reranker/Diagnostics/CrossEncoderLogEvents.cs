@@ -15,6 +15,12 @@ public static class CrossEncoderLogEvents
     /// <summary>Debug: an asynchronous call was cancelled; with how many of its pairs had been scored.</summary>
     public const int ScoringCancelled = 3;
 
+    /// <summary>Debug: the model's attention was rewritten to <c>MultiHeadAttention</c> at load time (<see cref="CrossEncoderOptions.RewriteAttention"/>); with the model path and the number of blocks.</summary>
+    public const int AttentionRewritten = 4;
+
+    /// <summary>Information: <see cref="CrossEncoderOptions.RewriteAttention"/> is on but the model's attention was not recognised, so it runs as exported; with the model path and the reason.</summary>
+    public const int AttentionNotRewritten = 5;
+
     /// <summary>Information: <see cref="CrossEncoder.FromPretrainedAsync"/> exported a snapshot's <c>model.safetensors</c> to ONNX; with the folder, the precision and the time taken.</summary>
     public const int ModelExported = 10;
 

@@ -13,6 +13,20 @@ internal static partial class Log
     public static partial void ModelLoaded(ILogger logger, string modelPath, long elapsedMilliseconds, string inputs, int intraOpNumThreads, int maxLength);
 
     [LoggerMessage(
+        EventId = CrossEncoderLogEvents.AttentionRewritten,
+        EventName = nameof(CrossEncoderLogEvents.AttentionRewritten),
+        Level = LogLevel.Debug,
+        Message = "Rewrote {Blocks} attention blocks of {ModelPath} to MultiHeadAttention (tiled attention; pairs of different lengths are not batched together)")]
+    public static partial void AttentionRewritten(ILogger logger, string modelPath, int blocks);
+
+    [LoggerMessage(
+        EventId = CrossEncoderLogEvents.AttentionNotRewritten,
+        EventName = nameof(CrossEncoderLogEvents.AttentionNotRewritten),
+        Level = LogLevel.Information,
+        Message = "The attention of {ModelPath} runs as exported ({Reason}): long pairs need memory growing with the square of their length")]
+    public static partial void AttentionNotRewritten(ILogger logger, string modelPath, string reason);
+
+    [LoggerMessage(
         EventId = CrossEncoderLogEvents.PairsTruncated,
         EventName = nameof(CrossEncoderLogEvents.PairsTruncated),
         Level = LogLevel.Debug,

@@ -63,6 +63,20 @@ public sealed record ExportOptions
     /// export never has them (the torch export has none). Off only for comparisons.
     /// </summary>
     public bool ShapeHints { get; init; } = true;
+
+    /// <summary>
+    /// Write the attention as ONNX Runtime's <c>com.microsoft.MultiHeadAttention</c> without a mask (the form
+    /// <see cref="CrossEncoder"/> rewrites to at load time) instead of the torch.onnx layout. Default
+    /// <see langword="false"/>.
+    /// </summary>
+    /// <remarks>
+    /// Off by default: the torch layout is what Python tools produce and read (its int8 variant equals
+    /// <c>quantize_dynamic</c> of the torch export), and <see cref="CrossEncoder"/> gets the tiled attention from
+    /// either file. A file written with this option runs only in ONNX Runtime (a contrib operator), ignores
+    /// <c>attention_mask</c> in attention, and therefore scores padded batches wrongly in any runtime that pads
+    /// (see docs/EXPORT.md).
+    /// </remarks>
+    public bool MultiHeadAttention { get; init; }
 }
 
 /// <summary>What an export wrote.</summary>
@@ -193,6 +207,18 @@ public static class ModelExporter
                     builder.Graph.ValueInfo.Clear();
                 }
 
+                var mhaModel = new ModelProto { Graph = builder.Graph };
+                if (options.MultiHeadAttention)
+                {
+                    // The same rewrite the engine applies at load time, so the two forms cannot drift apart.
+                    var rewrite = Reranker.Graph.AttentionRewrite.Apply(mhaModel);
+                    if (rewrite.BlocksRewritten != config.NumHiddenLayers)
+                    {
+                        throw new InvalidOperationException(
+                            $"the attention rewrite matched {rewrite.BlocksRewritten} of {config.NumHiddenLayers} layers ({rewrite.Reason})");
+                    }
+                }
+
                 builder.Flush();
                 var model = new ModelProto
                 {
@@ -202,7 +228,13 @@ public static class ModelExporter
                     Graph = builder.Graph,
                 };
                 model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 17 });
+                model.OpsetImport.AddRange(mhaModel.OpsetImport);
                 model.MetadataProps.Add(new StringStringEntryProto { Key = "reranker.quantization", Value = options.Int8 ? "int8 dynamic, per-channel symmetric weights" : "none" });
+                if (options.MultiHeadAttention)
+                {
+                    model.MetadataProps.Add(new StringStringEntryProto { Key = "reranker.attention", Value = "com.microsoft.MultiHeadAttention without mask: unpadded batches only" });
+                }
+
                 using var f = new FileStream(modelPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
                 using (var coded = new CodedOutputStream(f, leaveOpen: true))
                 {

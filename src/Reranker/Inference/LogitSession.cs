@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Reranker.Export.Onnx;
+using Reranker.Graph;
 
 namespace Reranker.Inference;
 
@@ -26,6 +28,9 @@ internal sealed class LogitSession : IDisposable
     /// </summary>
     internal const int ShrinkArenaFromLength = 1024;
 
+    /// <summary>Size of a rewritten model (weights inside the file) from which loading collects the managed copies at once.</summary>
+    private const int LargeInlineModelBytes = 64 << 20;
+
     private readonly InferenceSession _session;
     private readonly SessionOptions _sessionOptions;
     private readonly string[] _inputNames;
@@ -33,9 +38,11 @@ internal sealed class LogitSession : IDisposable
     private readonly bool _logitsWidthIsSymbolic;
     private readonly SemaphoreSlim _runGate;
 
-    private LogitSession(InferenceSession session, SessionOptions sessionOptions, string[] inputNames, InputKind[] inputKinds, bool logitsWidthIsSymbolic, bool dynamicallyQuantized)
+    private LogitSession(InferenceSession session, SessionOptions sessionOptions, string[] inputNames, InputKind[] inputKinds, bool logitsWidthIsSymbolic, bool dynamicallyQuantized, AttentionRewriteResult? attention, bool rejectsPadding)
     {
         IsDynamicallyQuantized = dynamicallyQuantized;
+        Attention = attention;
+        RejectsPadding = rejectsPadding;
         ConcurrentRuns = ConcurrentRunLimit(sessionOptions.IntraOpNumThreads, Environment.ProcessorCount);
         _runGate = new SemaphoreSlim(ConcurrentRuns, ConcurrentRuns);
         _session = session;
@@ -57,6 +64,18 @@ internal sealed class LogitSession : IDisposable
     /// Runtime dynamic int8), so that a pair's logit depends on the other pairs of its batch, padding included.
     /// </summary>
     public bool IsDynamicallyQuantized { get; }
+
+    /// <summary>
+    /// What the load-time attention rewrite did (<see cref="AttentionRewrite"/>), or <see langword="null"/> when the
+    /// model was loaded exactly as exported.
+    /// </summary>
+    public AttentionRewriteResult? Attention { get; }
+
+    /// <summary>
+    /// Whether the model runs attention as <c>MultiHeadAttention</c> that may have no mask (rewritten at load time, or
+    /// so in the file), so that it must never see padding: <see cref="Run"/> then batches only pairs of equal length.
+    /// </summary>
+    public bool RejectsPadding { get; }
 
     /// <summary>
     /// How many <c>Run</c> calls may execute at once: the cores divided by the threads one call uses (at least 1).
@@ -81,10 +100,17 @@ internal sealed class LogitSession : IDisposable
     /// <summary>Loads and checks an ONNX model file.</summary>
     /// <param name="modelPath">Path of the <c>.onnx</c> file; external data (<c>model.onnx.data</c>) is found beside it.</param>
     /// <param name="intraOpNumThreads">Threads for one operator; 0 keeps ONNX Runtime's default (the physical cores).</param>
+    /// <param name="rewriteAttention">
+    /// Replace the unfused attention blocks by <c>com.microsoft.MultiHeadAttention</c> in memory before ONNX Runtime
+    /// sees the model (<see cref="AttentionRewrite"/>), so that one pair runs ONNX Runtime's tiled attention in memory
+    /// linear in its length; the file is not changed. A model whose attention is not recognised loads as it is (see
+    /// <see cref="Attention"/>). <see langword="false"/> loads the file exactly as exported.
+    /// </param>
+    /// <param name="configure">Test seam: last changes to the session options (for example an optimized-model path).</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">ONNX Runtime cannot load the file.</exception>
     /// <exception cref="NotSupportedException">The model's inputs or outputs are not those of a one-logit sequence classifier.</exception>
-    public static LogitSession Load(string modelPath, int intraOpNumThreads)
+    public static LogitSession Load(string modelPath, int intraOpNumThreads, bool rewriteAttention = true, Action<SessionOptions>? configure = null)
     {
         if (!File.Exists(modelPath))
         {
@@ -109,18 +135,43 @@ internal sealed class LogitSession : IDisposable
             // spinning stops within milliseconds (31 ms of CPU in the 2 s after a run). docs/BENCHMARKS.md, "Levers".
             sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "1");
 
+            AttentionRewriteResult? attention = null;
+            byte[]? rewritten = null;
+            if (rewriteAttention)
+            {
+                (attention, rewritten) = RewriteAttention(modelPath);
+                if (rewritten is not null)
+                {
+                    // A model given as bytes has no folder of its own: external data (model.onnx.data) is found
+                    // through this entry, relative to the original file's folder.
+                    var folder = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
+                    sessionOptions.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", folder);
+                }
+            }
+
+            configure?.Invoke(sessionOptions);
             try
             {
-                session = new InferenceSession(modelPath, sessionOptions);
+                session = rewritten is null ? new InferenceSession(modelPath, sessionOptions) : new InferenceSession(rewritten, sessionOptions);
             }
             catch (OnnxRuntimeException e)
             {
                 throw new InvalidDataException($"ONNX Runtime could not load the model '{modelPath}': {e.Message}", e);
             }
 
+            if (rewritten is { Length: >= LargeInlineModelBytes })
+            {
+                // A model with its weights inside the file (no external data) went through managed memory twice
+                // (parsed, then serialised for ONNX Runtime, which keeps its own copy): give those buffers back now
+                // rather than whenever the GC next looks at the large-object heap.
+                rewritten = null;
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            }
+
             var (names, kinds) = CheckInputs(session, modelPath);
             var symbolicWidth = CheckOutput(session, modelPath);
-            var result = new LogitSession(session, sessionOptions, names, kinds, symbolicWidth, OnnxModelScan.UsesDynamicQuantization(modelPath));
+            var result = new LogitSession(session, sessionOptions, names, kinds, symbolicWidth, OnnxModelScan.UsesDynamicQuantization(modelPath), attention,
+                attention?.Rewritten == true || OnnxModelScan.UsesMultiHeadAttention(modelPath));
             session = null;
             sessionOptions = null;
             return result;
@@ -130,6 +181,30 @@ internal sealed class LogitSession : IDisposable
             session?.Dispose();
             sessionOptions?.Dispose();
         }
+    }
+
+    /// <summary>Parses the model and applies <see cref="AttentionRewrite"/>.</summary>
+    /// <returns>The result, and the rewritten model's bytes when a block was rewritten (else null: load the file).</returns>
+    /// <remarks>
+    /// Bytes given to ONNX Runtime have no folder: load them with the session config entry
+    /// <c>session.model_external_initializers_file_folder_path</c> set to the file's folder (external data).
+    /// </remarks>
+    internal static (AttentionRewriteResult Result, byte[]? Bytes) RewriteAttention(string modelPath)
+    {
+        ModelProto model;
+        try
+        {
+            using var stream = new FileStream(modelPath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+            model = ModelProto.Parser.ParseFrom(stream);
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException e)
+        {
+            // ONNX Runtime will give its own error for the file; the rewrite just steps aside.
+            return (new AttentionRewriteResult(0, 0, "the file is not an ONNX model this library can parse: " + e.Message), null);
+        }
+
+        var result = AttentionRewrite.Apply(model);
+        return (result, result.Rewritten ? Google.Protobuf.MessageExtensions.ToByteArray(model) : null);
     }
 
     private static (string[] Names, InputKind[] Kinds) CheckInputs(InferenceSession session, string modelPath)
@@ -214,7 +289,14 @@ internal sealed class LogitSession : IDisposable
     /// than the budget runs alone.
     /// </summary>
     /// <returns>Batches of indices into <paramref name="lengths"/>, each sorted by length ascending.</returns>
-    internal static List<int[]> PlanBatches(IReadOnlyList<int> lengths, int batchSize, int maxBatchTokens)
+    /// <param name="lengths">Token count of each sequence.</param>
+    /// <param name="batchSize">Most sequences in one batch.</param>
+    /// <param name="maxBatchTokens">Most padded tokens in one batch.</param>
+    /// <param name="equalLengthsOnly">
+    /// Put only sequences of the same length in a batch (no padding at all), for a model that must not see padding
+    /// (<see cref="RejectsPadding"/>).
+    /// </param>
+    internal static List<int[]> PlanBatches(IReadOnlyList<int> lengths, int batchSize, int maxBatchTokens, bool equalLengthsOnly = false)
     {
         var order = new int[lengths.Count];
         for (var i = 0; i < order.Length; i++)
@@ -232,7 +314,8 @@ internal sealed class LogitSession : IDisposable
             var end = start + 1;
             while (end < order.Length
                    && end - start < batchSize
-                   && (long)(end - start + 1) * lengths[order[end]] <= maxBatchTokens)
+                   && (long)(end - start + 1) * lengths[order[end]] <= maxBatchTokens
+                   && (!equalLengthsOnly || lengths[order[end]] == lengths[order[start]]))
             {
                 end++;
             }
@@ -283,7 +366,7 @@ internal sealed class LogitSession : IDisposable
             }
         }
 
-        foreach (var batch in PlanBatches(lengths, batchSize, maxBatchTokens))
+        foreach (var batch in PlanBatches(lengths, batchSize, maxBatchTokens, RejectsPadding))
         {
             cancellationToken.ThrowIfCancellationRequested();
             var sequenceLength = lengths[batch[^1]];
@@ -345,6 +428,13 @@ internal sealed class LogitSession : IDisposable
         if (inputIds.Length != size || attentionMask.Length != size || logits.Length != batchSize)
         {
             throw new ArgumentException($"Buffers do not match a batch of {batchSize} × {sequenceLength}.");
+        }
+
+        if (RejectsPadding && attentionMask.Span.Contains(0L))
+        {
+            throw new InvalidOperationException(
+                "This model runs attention as MultiHeadAttention without a padding mask (rewritten at load time, or so in the file), and the batch has padding. " +
+                "Batch only pairs of equal length, or load a torch-layout model as exported (CrossEncoderOptions.RewriteAttention = false) to run padded batches.");
         }
 
         long[] shape = [batchSize, sequenceLength];

@@ -40,6 +40,29 @@ internal static class OnnxModelScan
         }
     }
 
+    /// <summary>
+    /// Whether the model already holds <c>MultiHeadAttention</c> nodes (written so by an exporter, as
+    /// <c>reranker export --multi-head-attention</c> does): they may have no padding mask, so such a model is run
+    /// without padding, like one rewritten at load time.
+    /// </summary>
+    /// <remarks>A file this reader cannot follow counts as having them: batches without padding are always correct.</remarks>
+    public static bool UsesMultiHeadAttention(string modelPath)
+    {
+        try
+        {
+            using var stream = new FileStream(modelPath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+            return OpTypes(stream).Contains("MultiHeadAttention");
+        }
+        catch (InvalidDataException)
+        {
+            return true;
+        }
+        catch (EndOfStreamException)
+        {
+            return true;
+        }
+    }
+
     /// <summary>The op_type of every node of the main graph (not of subgraphs inside attributes).</summary>
     /// <exception cref="InvalidDataException">The stream is not protobuf of the expected shape.</exception>
     internal static HashSet<string> OpTypes(Stream stream)
