@@ -176,7 +176,7 @@ public sealed partial class CrossEncoder : IDisposable
     public float[] PredictLogits(IReadOnlyList<(string Query, string Document)> pairs)
     {
         ValidatePairs(pairs);
-        return RunLogits(EncodeAll(pairs, CancellationToken.None), progress: null, CancellationToken.None);
+        return Logits(ScoreCore(pairs, Options.LongDocuments, progress: null, CancellationToken.None));
     }
 
     /// <summary>Scores (query, document) pairs on a thread-pool thread, with progress and cancellation.</summary>
@@ -232,7 +232,7 @@ public sealed partial class CrossEncoder : IDisposable
         return Task.Run(
             () =>
             {
-                var scores = RunLogits(EncodeAll(pairs, cancellationToken), progress, cancellationToken);
+                var scores = Logits(ScoreCore(pairs, Options.LongDocuments, progress, cancellationToken));
                 if (applySigmoid)
                 {
                     Sigmoid(scores);
@@ -311,9 +311,8 @@ public sealed partial class CrossEncoder : IDisposable
 
     private RankedDocument[] RankCore(string query, IReadOnlyList<string> documents, int? topK, IProgress<ScoringProgress>? progress, CancellationToken cancellationToken)
     {
-        var encodings = EncodeAll(new QueryPairs(query, documents), cancellationToken);
-        var scores = RunLogits(encodings, progress, cancellationToken);
-        Sigmoid(scores);
+        var results = ScoreCore(new QueryPairs(query, documents), Options.LongDocuments, progress, cancellationToken);
+        var scores = Array.ConvertAll(results, r => r.Score);
 
         var order = new int[scores.Length];
         for (var i = 0; i < order.Length; i++)
@@ -329,7 +328,7 @@ public sealed partial class CrossEncoder : IDisposable
         for (var r = 0; r < count; r++)
         {
             var i = order[r];
-            ranked[r] = new RankedDocument(i, scores[i], encodings[i].IsTruncated);
+            ranked[r] = new RankedDocument(i, scores[i], results[i].IsTruncated) { Span = results[i].Span, ChunksScored = results[i].ChunksScored };
         }
 
         return ranked;
@@ -481,6 +480,8 @@ public sealed partial class CrossEncoder : IDisposable
 
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
+
+    private static float[] Logits(PairScore[] results) => Array.ConvertAll(results, r => r.Logit);
 
     private static void Sigmoid(Span<float> values)
     {
