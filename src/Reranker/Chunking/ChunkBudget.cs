@@ -6,37 +6,43 @@ namespace Reranker.Chunking;
 internal static class ChunkBudget
 {
     /// <summary>
-    /// The largest document length, in tokens, that <paramref name="truncation"/> keeps whole beside a query of
-    /// <paramref name="queryTokens"/> tokens within <paramref name="maxLength"/> (special tokens included); 0 when the
-    /// query leaves no room. Every shorter document is kept whole too (both strategies only cut the document once it
-    /// is longer than this), so "tokens ≤ budget" is exactly "the chunk is not cut".
+    /// The most document tokens of one chunk beside a query of <paramref name="queryTokens"/> tokens within
+    /// <paramref name="maxLength"/> (special tokens included) such that <paramref name="truncation"/> cuts none of
+    /// them; 0 when the query leaves no room. Every shorter chunk is kept whole too (both strategies only cut a
+    /// document longer than that), so "tokens ≤ budget" is exactly "the chunk is not cut".
     /// </summary>
     /// <remarks>
-    /// With <see cref="TruncationStrategy.LongestFirst"/> and a query longer than half the budget, chunks of up to half
-    /// the budget are kept whole while the query is cut, as truncation itself would cut it.
+    /// The query is kept whole too when that leaves chunks at least half as long as the longest the strategy keeps
+    /// whole at all. Otherwise (under <see cref="TruncationStrategy.LongestFirst"/>, a query of more than about 3/4 of
+    /// the budget; under <see cref="TruncationStrategy.QueryCapped"/>, one over its 3/4 cap) the query is cut beside
+    /// each chunk exactly as truncation cuts it, and the chunks get the longest length the strategy keeps whole.
     /// </remarks>
     public static int ForDocument(int queryTokens, int maxLength, int specialTokens, TruncationStrategy truncation)
     {
-        for (var d = maxLength; d > 0; d--)
+        int whole = 0, document = 0;
+        for (var d = maxLength; d > 0 && (whole == 0 || document == 0); d--)
         {
-            if (KeepsWhole(queryTokens, d, maxLength, specialTokens, truncation))
+            var (query, kept) = Keep(queryTokens, d, maxLength, specialTokens, truncation);
+            if (document == 0 && kept == d)
             {
-                return d;
+                document = d;
+            }
+
+            if (whole == 0 && kept == d && query == queryTokens)
+            {
+                whole = d;
             }
         }
 
-        return 0;
+        return whole * 2 >= document ? whole : document;
     }
 
-    /// <summary>Whether <paramref name="truncation"/> keeps all <paramref name="documentTokens"/> document tokens.</summary>
-    public static bool KeepsWhole(int queryTokens, int documentTokens, int maxLength, int specialTokens, TruncationStrategy truncation)
-    {
-        var kept = truncation switch
+    /// <summary>How many query and document tokens <paramref name="truncation"/> keeps.</summary>
+    public static (int Query, int Document) Keep(int queryTokens, int documentTokens, int maxLength, int specialTokens, TruncationStrategy truncation) =>
+        truncation switch
         {
-            TruncationStrategy.LongestFirst => XlmRobertaTokenizer.LongestFirst(queryTokens, documentTokens, maxLength - specialTokens).Second,
-            TruncationStrategy.QueryCapped => XlmRobertaTokenizer.QueryCapped(queryTokens, documentTokens, maxLength, specialTokens).Second,
+            TruncationStrategy.LongestFirst => XlmRobertaTokenizer.LongestFirst(queryTokens, documentTokens, maxLength - specialTokens),
+            TruncationStrategy.QueryCapped => XlmRobertaTokenizer.QueryCapped(queryTokens, documentTokens, maxLength, specialTokens),
             _ => throw new ArgumentOutOfRangeException(nameof(truncation), truncation, "Unknown truncation strategy."),
         };
-        return kept == documentTokens;
-    }
 }

@@ -294,22 +294,35 @@ public sealed class DocumentChunkerTests
     [Theory]
     [InlineData(TruncationStrategy.LongestFirst)]
     [InlineData(TruncationStrategy.QueryCapped)]
-    public void The_budget_is_exactly_the_longest_document_the_strategy_keeps_whole(TruncationStrategy truncation)
+    public void The_budget_keeps_chunks_whole_and_the_query_whole_when_it_leaves_room(TruncationStrategy truncation)
     {
         foreach (var maxLength in new[] { 8, 9, 16, 17, 20, 64, 127, 512 })
         {
             for (var query = 0; query <= maxLength + 5; query += maxLength > 64 ? 7 : 1)
             {
                 var budget = ChunkBudget.ForDocument(query, maxLength, 4, truncation);
-                // Checked on the encoder itself: a document of 'budget' tokens keeps them all, one more token does
-                // not, and shorter ones (sampled) are kept whole too.
-                int[] lengths = [0, 1, 2, budget / 3, budget / 2, (budget / 2) + 1, budget - 1, budget, budget + 1];
-                foreach (var d in lengths.Where(d => d >= 0 && d <= maxLength).Distinct())
+                var context = $"{truncation}, max {maxLength}, query {query}, budget {budget}";
+                // Checked on the encoder itself: documents of up to 'budget' tokens (sampled) are kept whole.
+                int[] lengths = [0, 1, 2, budget / 3, budget / 2, (budget / 2) + 1, budget - 1, budget];
+                foreach (var d in lengths.Where(d => d >= 0 && d <= budget).Distinct())
                 {
-                    var encoding = EncodeSynthetic(query, d, maxLength, truncation);
-                    Assert.True(
-                        (encoding.DocumentLength == d) == (d <= budget),
-                        $"{truncation}, max {maxLength}, query {query}, document {d}: kept {encoding.DocumentLength}, budget {budget}");
+                    Assert.True(EncodeSynthetic(query, d, maxLength, truncation).DocumentLength == d, $"{context}: a document of {d} tokens is cut");
+                }
+
+                var atBudget = EncodeSynthetic(query, budget, maxLength, truncation);
+                var beyond = EncodeSynthetic(query, budget + 1, maxLength, truncation);
+                if (atBudget.QueryLength == query)
+                {
+                    // The query stays whole: the budget is all the room it leaves.
+                    Assert.True(beyond.QueryLength < query || beyond.DocumentLength <= budget, $"{context}: one more token would still fit beside the whole query");
+                }
+                else
+                {
+                    // The query is cut as truncation cuts it: then the chunk is as long as the strategy keeps whole at all,
+                    // and keeping the query whole would have left less than half of it.
+                    Assert.True(beyond.DocumentLength <= budget, $"{context}: one more document token would still be kept");
+                    var roomBesideWholeQuery = Enumerable.Range(0, budget + 1).LastOrDefault(d => EncodeSynthetic(query, d, maxLength, truncation) is var e && e.QueryLength == query && e.DocumentLength == d);
+                    Assert.True(budget == 0 || roomBesideWholeQuery * 2 < budget, $"{context}: the whole query leaves {roomBesideWholeQuery} tokens, yet it was cut");
                 }
             }
         }
