@@ -158,7 +158,7 @@ public sealed partial class CrossEncoder : IDisposable
     /// <param name="pairs">The pairs; strings may be empty.</param>
     /// <returns>One score per pair, in the order of <paramref name="pairs"/>: the sigmoid of the logit, in [0, 1], higher is more relevant. Empty when <paramref name="pairs"/> is empty.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), a query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
     /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
     public float[] Predict(IReadOnlyList<(string Query, string Document)> pairs)
     {
@@ -171,7 +171,7 @@ public sealed partial class CrossEncoder : IDisposable
     /// <param name="pairs">The pairs; strings may be empty.</param>
     /// <returns>One logit per pair, in the order of <paramref name="pairs"/>; <see cref="Predict"/> returns their sigmoid. Empty when <paramref name="pairs"/> is empty.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), a query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
     /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
     public float[] PredictLogits(IReadOnlyList<(string Query, string Document)> pairs)
     {
@@ -192,7 +192,7 @@ public sealed partial class CrossEncoder : IDisposable
     /// but it occupies that thread until done. The instance stays usable after a cancelled call.
     /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), a query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
     /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>
     public Task<float[]> PredictAsync(
@@ -208,7 +208,7 @@ public sealed partial class CrossEncoder : IDisposable
     /// <returns>The same logits as <see cref="PredictLogits"/>, in the order of <paramref name="pairs"/>.</returns>
     /// <remarks>Runs like <see cref="PredictAsync"/>; only the sigmoid is left out.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), a query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
     /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>
     public Task<float[]> PredictLogitsAsync(
@@ -252,7 +252,7 @@ public sealed partial class CrossEncoder : IDisposable
     /// the input order. Empty when <paramref name="documents"/> is empty.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="query"/> or <paramref name="documents"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">A document is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ArgumentException">A document is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), the query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="topK"/> is zero or negative.</exception>
     /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
     public IReadOnlyList<RankedDocument> Rank(string query, IReadOnlyList<string> documents, int? topK = null)
@@ -270,7 +270,7 @@ public sealed partial class CrossEncoder : IDisposable
     /// <returns>The same ranking as <see cref="Rank"/>.</returns>
     /// <remarks>The work runs on a thread-pool thread, as <see cref="PredictAsync"/> describes.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="query"/> or <paramref name="documents"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">A document is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ArgumentException">A document is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), the query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="topK"/> is zero or negative.</exception>
     /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>

@@ -238,6 +238,24 @@ public sealed class ChunkedScoringTests
     }
 
     [Fact]
+    public void In_padded_fp32_batches_the_contract_holds_to_float_rounding()
+    {
+        using var batched = CrossEncoder.Create(TestPaths.TinyModel, new CrossEncoderOptions { MaxLength = MaxLength, BatchSize = 8, LongDocuments = ChunkAll });
+        var pairs = CorpusPairs().Where((_, i) => i % 30 == 0).ToArray();
+
+        var results = batched.ScorePairs(pairs);
+        using var alone = Create(ChunkAll);
+        var expected = alone.ScorePairs(pairs);
+
+        Assert.Contains(results, r => r.ChunksScored > 1);
+        for (var i = 0; i < pairs.Length; i++)
+        {
+            Assert.Equal(expected[i].Span, results[i].Span);
+            Assert.Equal(expected[i].Logit, results[i].Logit, 1e-5);
+        }
+    }
+
+    [Fact]
     public void The_int8_model_keeps_the_span_contract()
     {
         using var chunked = Create(ChunkAll, modelFile: "model_int8.onnx");
