@@ -181,7 +181,7 @@ public sealed partial class CrossEncoder : IDisposable
 
     /// <summary>Scores (query, document) pairs on a thread-pool thread, with progress and cancellation.</summary>
     /// <param name="pairs">The pairs; strings may be empty.</param>
-    /// <param name="progress">Receives how many pairs are scored after each batch the model runs; the last report has all of them.</param>
+    /// <param name="progress">Receives how many pairs (with chunking, (query, chunk) pairs) are scored after each batch the model runs; the last report has all of them.</param>
     /// <param name="cancellationToken">
     /// Stops the call: checked between pairs while tokenizing and between batches, and a batch already running in
     /// ONNX Runtime is terminated through the call's own <see cref="RunOptions"/>.
@@ -203,7 +203,7 @@ public sealed partial class CrossEncoder : IDisposable
 
     /// <summary>Computes raw logits of (query, document) pairs on a thread-pool thread, with progress and cancellation.</summary>
     /// <param name="pairs">The pairs; strings may be empty.</param>
-    /// <param name="progress">Receives how many pairs are scored after each batch the model runs; the last report has all of them.</param>
+    /// <param name="progress">Receives how many pairs (with chunking, (query, chunk) pairs) are scored after each batch the model runs; the last report has all of them.</param>
     /// <param name="cancellationToken">Stops the call, as for <see cref="PredictAsync"/>.</param>
     /// <returns>The same logits as <see cref="PredictLogits"/>, in the order of <paramref name="pairs"/>.</returns>
     /// <remarks>Runs like <see cref="PredictAsync"/>; only the sigmoid is left out.</remarks>
@@ -265,7 +265,7 @@ public sealed partial class CrossEncoder : IDisposable
     /// <param name="query">The query; may be empty.</param>
     /// <param name="documents">The candidate documents; strings may be empty.</param>
     /// <param name="topK">How many of the best documents to return; <see langword="null"/> for all.</param>
-    /// <param name="progress">Receives how many documents are scored after each batch the model runs; the last report has all of them.</param>
+    /// <param name="progress">Receives how many documents (with chunking, (query, chunk) pairs) are scored after each batch the model runs; the last report has all of them.</param>
     /// <param name="cancellationToken">Stops the call, as for <see cref="PredictAsync"/>.</param>
     /// <returns>The same ranking as <see cref="Rank"/>.</returns>
     /// <remarks>The work runs on a thread-pool thread, as <see cref="PredictAsync"/> describes.</remarks>
