@@ -3,21 +3,29 @@ using System.Text.Json;
 namespace Reranker.Server;
 
 /// <summary>A parsed, validated <c>POST /rerank</c> request (Hugging Face Text Embeddings Inference format).</summary>
+/// <param name="MaxChunksPerDoc">This service's extension <c>max_chunks_per_doc</c>: chunk long texts, at most this many chunks each; <see langword="null"/> for the server's setting.</param>
+/// <param name="ReturnSpan">This service's extension <c>return_span</c>: add the winning chunk of each text to the response.</param>
 internal sealed record TeiRerankRequest(
     string Query,
     string[] Texts,
     bool RawScores,
     bool ReturnText,
     bool? Truncate,
-    bool TruncateLeft);
+    bool TruncateLeft,
+    int? MaxChunksPerDoc = null,
+    bool ReturnSpan = false);
 
 /// <summary>A parsed, validated <c>POST /v1/rerank</c> request (Cohere/Jina format).</summary>
+/// <param name="MaxChunksPerDoc">Cohere's <c>max_chunks_per_doc</c>: chunk long documents, at most this many chunks each; <see langword="null"/> for the server's setting.</param>
+/// <param name="ReturnSpan">This service's extension <c>return_span</c>: add the winning chunk of each document to the response.</param>
 internal sealed record CohereRerankRequest(
     string? Model,
     string Query,
     string[] Documents,
     int? TopN,
-    bool ReturnDocuments);
+    bool ReturnDocuments,
+    int? MaxChunksPerDoc = null,
+    bool ReturnSpan = false);
 
 /// <summary>Reads request bodies by hand, so that every malformed field gets a 400 that names it.</summary>
 internal static class RequestParser
@@ -42,8 +50,10 @@ internal static class RequestParser
             };
         }
 
+        var maxChunks = OptionalPositiveInt(root, "max_chunks_per_doc");
+        var returnSpan = OptionalBool(root, "return_span") ?? false;
         CheckLimits(query, texts, "texts", limits);
-        return new TeiRerankRequest(query, texts, rawScores, returnText, truncate, left);
+        return new TeiRerankRequest(query, texts, rawScores, returnText, truncate, left, maxChunks, returnSpan);
     }
 
     public static CohereRerankRequest ParseCohere(JsonElement root, RerankServerOptions limits)
@@ -94,8 +104,10 @@ internal static class RequestParser
         }
 
         var returnDocuments = OptionalBool(root, "return_documents") ?? false;
+        var maxChunks = OptionalPositiveInt(root, "max_chunks_per_doc");
+        var returnSpan = OptionalBool(root, "return_span") ?? false;
         CheckLimits(query, documents, "documents", limits);
-        return new CohereRerankRequest(model, query, documents, topN, returnDocuments);
+        return new CohereRerankRequest(model, query, documents, topN, returnDocuments, maxChunks, returnSpan);
     }
 
     private static void RequireObject(JsonElement root)
@@ -141,6 +153,21 @@ internal static class RequestParser
         }
 
         return values.Length > 0 ? values : throw ApiError.BadRequest($"'{name}' must not be empty.");
+    }
+
+    private static int? OptionalPositiveInt(JsonElement root, string name)
+    {
+        if (Optional(root, name) is not { } element)
+        {
+            return null;
+        }
+
+        if (element.ValueKind != JsonValueKind.Number || !element.TryGetInt32(out var value))
+        {
+            throw ApiError.BadRequest($"'{name}' must be an integer, not {(element.ValueKind == JsonValueKind.Number ? element.GetRawText() : Describe(element.ValueKind))}.");
+        }
+
+        return value > 0 ? value : throw ApiError.BadRequest($"'{name}' must be 1 or more, not {value}.");
     }
 
     private static bool? OptionalBool(JsonElement root, string name) => Optional(root, name) switch

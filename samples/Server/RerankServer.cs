@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Reranker.Chunking;
 
 namespace Reranker.Server;
 
@@ -83,6 +84,9 @@ public static class RerankServer
                 Truncation = encoder.Options.Truncation.ToString(),
                 encoder.Options.BatchSize,
                 encoder.Options.MaxBatchTokens,
+                LongDocumentStrategy = encoder.Options.LongDocuments.Strategy.ToString(),
+                encoder.Options.LongDocuments.MaxChunksPerDocument,
+                encoder.Options.LongDocuments.ChunkOverlap,
                 settings.AutoTruncate,
                 settings.MaxDocuments,
                 settings.MaxTextCharacters,
@@ -149,8 +153,10 @@ public static class RerankServer
 
     private static async Task<object> ScoreTeiAsync(CrossEncoder encoder, RerankServerOptions settings, TeiRerankRequest request, CancellationToken cancellationToken)
     {
+        var longDocuments = LongDocuments(encoder, request.MaxChunksPerDoc);
         var truncate = request.Truncate ?? settings.AutoTruncate;
-        if (!truncate || request.TruncateLeft)
+        // With chunking no pair is cut (every chunk fits), so TEI's over-length checks do not apply.
+        if (longDocuments.Strategy == LongDocumentStrategy.Truncate && (!truncate || request.TruncateLeft))
         {
             for (var i = 0; i < request.Texts.Length; i++)
             {
@@ -165,45 +171,66 @@ public static class RerankServer
             }
         }
 
-        var ranks = new List<TeiRank>(request.Texts.Length);
-        if (request.RawScores)
+        var results = await ScoreAsync(encoder, request.Query, request.Texts, longDocuments, cancellationToken);
+        var ranks = new List<TeiRank>(results.Length);
+        for (var i = 0; i < results.Length; i++)
         {
-            var pairs = new (string Query, string Document)[request.Texts.Length];
-            for (var i = 0; i < pairs.Length; i++)
-            {
-                pairs[i] = (request.Query, request.Texts[i]);
-            }
-
-            var logits = await encoder.PredictLogitsAsync(pairs, cancellationToken: cancellationToken);
-            for (var i = 0; i < logits.Length; i++)
-            {
-                ranks.Add(new TeiRank(i, logits[i], request.ReturnText ? request.Texts[i] : null));
-            }
-
-            // Best first; equal logits keep the input order, as CrossEncoder.Rank does for scores.
-            ranks.Sort((a, b) => a.Score != b.Score ? b.Score.CompareTo(a.Score) : a.Index.CompareTo(b.Index));
-        }
-        else
-        {
-            foreach (var ranked in await encoder.RankAsync(request.Query, request.Texts, cancellationToken: cancellationToken))
-            {
-                ranks.Add(new TeiRank(ranked.Index, ranked.Score, request.ReturnText ? request.Texts[ranked.Index] : null));
-            }
+            var r = results[i];
+            ranks.Add(new TeiRank(
+                i,
+                request.RawScores ? r.Logit : r.Score,
+                request.ReturnText ? request.Texts[i] : null,
+                request.ReturnSpan ? SpanBody.Of(request.Texts[i], r) : null));
         }
 
+        // Best first; equal scores keep the input order, as CrossEncoder.Rank does.
+        ranks.Sort((a, b) => a.Score != b.Score ? b.Score.CompareTo(a.Score) : a.Index.CompareTo(b.Index));
         return ranks;
     }
 
     private static async Task<object> ScoreCohereAsync(CrossEncoder encoder, RerankServerOptions settings, CohereRerankRequest request, CancellationToken cancellationToken)
     {
-        var ranked = await encoder.RankAsync(request.Query, request.Documents, request.TopN, cancellationToken: cancellationToken);
-        var results = new List<CohereResult>(ranked.Count);
-        foreach (var r in ranked)
+        var scores = await ScoreAsync(encoder, request.Query, request.Documents, LongDocuments(encoder, request.MaxChunksPerDoc), cancellationToken);
+        var order = Enumerable.Range(0, scores.Length).ToArray();
+        // Best first; equal scores keep the input order, as CrossEncoder.Rank does.
+        Array.Sort(order, (a, b) => scores[a].Score != scores[b].Score ? scores[b].Score.CompareTo(scores[a].Score) : a.CompareTo(b));
+        var count = Math.Min(request.TopN ?? order.Length, order.Length);
+        var results = new List<CohereResult>(count);
+        foreach (var i in order.Take(count))
         {
-            results.Add(new CohereResult(r.Index, r.Score, request.ReturnDocuments ? new CohereDocument(request.Documents[r.Index]) : null));
+            results.Add(new CohereResult(
+                i,
+                scores[i].Score,
+                request.ReturnDocuments ? new CohereDocument(request.Documents[i]) : null,
+                request.ReturnSpan ? SpanBody.Of(request.Documents[i], scores[i]) : null));
         }
 
         return new CohereResponse(request.Model ?? settings.ModelName, results);
+    }
+
+    /// <summary>The encoder's long-document setting, or chunking with the request's <c>max_chunks_per_doc</c>.</summary>
+    private static LongDocumentOptions LongDocuments(CrossEncoder encoder, int? maxChunksPerDoc) =>
+        maxChunksPerDoc is { } cap
+            ? encoder.Options.LongDocuments with { Strategy = LongDocumentStrategy.Chunk, MaxChunksPerDocument = cap }
+            : encoder.Options.LongDocuments;
+
+    private static async Task<PairScore[]> ScoreAsync(CrossEncoder encoder, string query, string[] documents, LongDocumentOptions longDocuments, CancellationToken cancellationToken)
+    {
+        var pairs = new (string Query, string Document)[documents.Length];
+        for (var i = 0; i < pairs.Length; i++)
+        {
+            pairs[i] = (query, documents[i]);
+        }
+
+        try
+        {
+            return await encoder.ScorePairsAsync(pairs, longDocuments, cancellationToken: cancellationToken);
+        }
+        catch (ArgumentException e) when (longDocuments.Strategy == LongDocumentStrategy.Chunk)
+        {
+            // The query leaves no room for document tokens: the request cannot be chunked as asked.
+            throw ApiError.Unprocessable(e.Message);
+        }
     }
 
     private static IResult Error(int status, string type, string message) =>
@@ -229,11 +256,22 @@ public static class RerankServer
 
     private sealed record ErrorBody(string Error, string ErrorType);
 
-    private sealed record TeiRank(int Index, float Score, string? Text);
+    private sealed record TeiRank(int Index, float Score, string? Text, SpanBody? Span);
 
     private sealed record CohereResponse(string? Model, List<CohereResult> Results);
 
-    private sealed record CohereResult(int Index, float RelevanceScore, CohereDocument? Document);
+    private sealed record CohereResult(int Index, float RelevanceScore, CohereDocument? Document, SpanBody? Span);
+
+    /// <summary>
+    /// The part of a document that produced its score (<c>return_span</c>): <c>start</c>/<c>end</c> in UTF-16 code units
+    /// (JavaScript and .NET string indices; Python indexes code points, so use <c>text</c> there), the chunk's text, and
+    /// how many chunks were scored.
+    /// </summary>
+    private sealed record SpanBody(int Start, int End, string Text, int ChunksScored)
+    {
+        public static SpanBody Of(string document, PairScore score) =>
+            new(score.Span.Start, score.Span.End, document.Substring(score.Span.Start, score.Span.Length), score.ChunksScored);
+    }
 
     private sealed record CohereDocument(string Text);
 }

@@ -7,7 +7,8 @@ using Reranker.Tokenization;
 namespace Reranker.Cli;
 
 /// <summary>What a scorer needs to load a model; passed to the scorer factory.</summary>
-internal sealed record ScorerSettings(string ModelDirectory, string ModelFile, int MaxLength, TruncationStrategy Truncation, int BatchSize);
+/// <param name="MaxChunks">With a value, long passages are chunked (at most this many chunks each) instead of truncated.</param>
+internal sealed record ScorerSettings(string ModelDirectory, string ModelFile, int MaxLength, TruncationStrategy Truncation, int BatchSize, int? MaxChunks = null);
 
 /// <summary>
 /// <c>reranker eval</c>: scores every query against every corpus passage (no first stage), ranks by score and
@@ -32,6 +33,8 @@ internal static class EvalCommand
           --top-k LIST         cut-offs, comma separated (default 1,3,5,10)
           --max-length N       max tokens per pair (default 512)
           --truncation MODE    longest-first (default) or query-capped
+          --max-chunks N       score passages longer than --max-length in chunks, at most N each, keeping the best
+                               chunk's score (default: truncate, as the model card's table does)
           --batch-size N       pairs per inference call, and per checkpoint record (default 32)
           --model-file NAME    ONNX file inside --model (default model.onnx; e.g. model_int8.onnx)
           --output DIR         where scores.jsonl (checkpoint), metrics.json and table.md go (default eval-out)
@@ -153,9 +156,9 @@ internal static class EvalCommand
             EvalFingerprint.HashModel(options.Model, options.ModelFile),
             EvalFingerprint.HashCandidates(data.Corpus),
             string.Create(CultureInfo.InvariantCulture,
-                $"model_file={options.ModelFile};max_length={options.MaxLength};truncation={options.Truncation}"));
+                $"model_file={options.ModelFile};max_length={options.MaxLength};truncation={options.Truncation}{(options.MaxChunks is { } chunks ? $";max_chunks={chunks}" : "")}"));
 
-        var settings = new ScorerSettings(options.Model, options.ModelFile, options.MaxLength, options.Truncation, options.BatchSize);
+        var settings = new ScorerSettings(options.Model, options.ModelFile, options.MaxLength, options.Truncation, options.BatchSize, options.MaxChunks);
         IReadOnlyList<float[]> scores;
         using (var store = ScoreStore.Open(
             Path.Combine(options.Output, ScoreStore.FileName), fingerprint, data.Corpus.Select(c => c.DocId).ToList(), options.Restart))
@@ -178,6 +181,7 @@ internal static class EvalCommand
                 Corpus = Path.GetFullPath(options.Corpus),
                 options.MaxLength,
                 Truncation = options.Truncation.ToString(),
+                options.MaxChunks,
                 Queries = data.Queries.Count,
                 data.SkippedQueries,
                 Candidates = data.Corpus.Count,
@@ -209,6 +213,8 @@ internal sealed record EvalArguments
     public int MaxLength { get; init; } = 512;
 
     public TruncationStrategy Truncation { get; init; } = TruncationStrategy.LongestFirst;
+
+    public int? MaxChunks { get; init; }
 
     public int BatchSize { get; init; } = 32;
 
@@ -243,6 +249,7 @@ internal sealed record EvalArguments
                 "--top-k" => result with { TopK = ParseTopK(Value()) },
                 "--max-length" => result with { MaxLength = Positive(arg, Value()) },
                 "--truncation" => result with { Truncation = ParseTruncation(Value()) },
+                "--max-chunks" => result with { MaxChunks = Positive(arg, Value()) },
                 "--batch-size" => result with { BatchSize = Positive(arg, Value()) },
                 "--model-file" => result with { ModelFile = Value() },
                 "--output" => result with { Output = Value() },

@@ -167,7 +167,7 @@ public sealed partial class CrossEncoder : IDisposable
     /// <param name="pairs">The pairs; strings may be empty.</param>
     /// <returns>One score per pair, in the order of <paramref name="pairs"/>: the sigmoid of the logit, in [0, 1], higher is more relevant. Empty when <paramref name="pairs"/> is empty.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), a query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
     /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
     public float[] Predict(IReadOnlyList<(string Query, string Document)> pairs)
     {
@@ -180,17 +180,17 @@ public sealed partial class CrossEncoder : IDisposable
     /// <param name="pairs">The pairs; strings may be empty.</param>
     /// <returns>One logit per pair, in the order of <paramref name="pairs"/>; <see cref="Predict"/> returns their sigmoid. Empty when <paramref name="pairs"/> is empty.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), a query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
     /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
     public float[] PredictLogits(IReadOnlyList<(string Query, string Document)> pairs)
     {
         ValidatePairs(pairs);
-        return RunLogits(EncodeAll(pairs, CancellationToken.None), progress: null, CancellationToken.None);
+        return Logits(ScoreCore(pairs, Options.LongDocuments, progress: null, CancellationToken.None));
     }
 
     /// <summary>Scores (query, document) pairs on a thread-pool thread, with progress and cancellation.</summary>
     /// <param name="pairs">The pairs; strings may be empty.</param>
-    /// <param name="progress">Receives how many pairs are scored after each batch the model runs; the last report has all of them.</param>
+    /// <param name="progress">Receives how many pairs (with chunking, (query, chunk) pairs) are scored after each batch the model runs; the last report has all of them.</param>
     /// <param name="cancellationToken">
     /// Stops the call: checked between pairs while tokenizing and between batches, and a batch already running in
     /// ONNX Runtime is terminated through the call's own <see cref="RunOptions"/>.
@@ -201,7 +201,7 @@ public sealed partial class CrossEncoder : IDisposable
     /// but it occupies that thread until done. The instance stays usable after a cancelled call.
     /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), a query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
     /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>
     public Task<float[]> PredictAsync(
@@ -212,12 +212,12 @@ public sealed partial class CrossEncoder : IDisposable
 
     /// <summary>Computes raw logits of (query, document) pairs on a thread-pool thread, with progress and cancellation.</summary>
     /// <param name="pairs">The pairs; strings may be empty.</param>
-    /// <param name="progress">Receives how many pairs are scored after each batch the model runs; the last report has all of them.</param>
+    /// <param name="progress">Receives how many pairs (with chunking, (query, chunk) pairs) are scored after each batch the model runs; the last report has all of them.</param>
     /// <param name="cancellationToken">Stops the call, as for <see cref="PredictAsync"/>.</param>
     /// <returns>The same logits as <see cref="PredictLogits"/>, in the order of <paramref name="pairs"/>.</returns>
     /// <remarks>Runs like <see cref="PredictAsync"/>; only the sigmoid is left out.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), a query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
     /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>
     public Task<float[]> PredictLogitsAsync(
@@ -241,7 +241,7 @@ public sealed partial class CrossEncoder : IDisposable
         return Task.Run(
             () =>
             {
-                var scores = RunLogits(EncodeAll(pairs, cancellationToken), progress, cancellationToken);
+                var scores = Logits(ScoreCore(pairs, Options.LongDocuments, progress, cancellationToken));
                 if (applySigmoid)
                 {
                     Sigmoid(scores);
@@ -261,7 +261,7 @@ public sealed partial class CrossEncoder : IDisposable
     /// the input order. Empty when <paramref name="documents"/> is empty.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="query"/> or <paramref name="documents"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">A document is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ArgumentException">A document is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), the query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="topK"/> is zero or negative.</exception>
     /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
     public IReadOnlyList<RankedDocument> Rank(string query, IReadOnlyList<string> documents, int? topK = null)
@@ -274,12 +274,12 @@ public sealed partial class CrossEncoder : IDisposable
     /// <param name="query">The query; may be empty.</param>
     /// <param name="documents">The candidate documents; strings may be empty.</param>
     /// <param name="topK">How many of the best documents to return; <see langword="null"/> for all.</param>
-    /// <param name="progress">Receives how many documents are scored after each batch the model runs; the last report has all of them.</param>
+    /// <param name="progress">Receives how many documents (with chunking, (query, chunk) pairs) are scored after each batch the model runs; the last report has all of them.</param>
     /// <param name="cancellationToken">Stops the call, as for <see cref="PredictAsync"/>.</param>
     /// <returns>The same ranking as <see cref="Rank"/>.</returns>
     /// <remarks>The work runs on a thread-pool thread, as <see cref="PredictAsync"/> describes.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="query"/> or <paramref name="documents"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">A document is <see langword="null"/>; the message names its index.</exception>
+    /// <exception cref="ArgumentException">A document is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), the query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="topK"/> is zero or negative.</exception>
     /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>
@@ -320,9 +320,8 @@ public sealed partial class CrossEncoder : IDisposable
 
     private RankedDocument[] RankCore(string query, IReadOnlyList<string> documents, int? topK, IProgress<ScoringProgress>? progress, CancellationToken cancellationToken)
     {
-        var encodings = EncodeAll(new QueryPairs(query, documents), cancellationToken);
-        var scores = RunLogits(encodings, progress, cancellationToken);
-        Sigmoid(scores);
+        var results = ScoreCore(new QueryPairs(query, documents), Options.LongDocuments, progress, cancellationToken);
+        var scores = Array.ConvertAll(results, r => r.Score);
 
         var order = new int[scores.Length];
         for (var i = 0; i < order.Length; i++)
@@ -338,7 +337,7 @@ public sealed partial class CrossEncoder : IDisposable
         for (var r = 0; r < count; r++)
         {
             var i = order[r];
-            ranked[r] = new RankedDocument(i, scores[i], encodings[i].IsTruncated);
+            ranked[r] = new RankedDocument(i, scores[i], results[i].IsTruncated) { Span = results[i].Span, ChunksScored = results[i].ChunksScored };
         }
 
         return ranked;
@@ -490,6 +489,8 @@ public sealed partial class CrossEncoder : IDisposable
 
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
+
+    private static float[] Logits(PairScore[] results) => Array.ConvertAll(results, r => r.Logit);
 
     private static void Sigmoid(Span<float> values)
     {

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Reranker.Chunking;
 using Reranker.Tokenization;
 
 namespace Reranker;
@@ -63,6 +64,22 @@ public sealed record CrossEncoderOptions
             field = value;
         }
     } = TruncationStrategy.LongestFirst;
+
+    /// <summary>
+    /// What happens to a document that does not fit beside its query in <see cref="MaxLength"/> tokens: truncated (the
+    /// default, today's scores, those of the Python libraries) or split into chunks that are scored separately, the
+    /// document keeping the best. See <see cref="LongDocumentOptions"/>.
+    /// </summary>
+    /// <exception cref="ArgumentNullException">The value is <see langword="null"/>.</exception>
+    public LongDocumentOptions LongDocuments
+    {
+        get;
+        init
+        {
+            ArgumentNullException.ThrowIfNull(value, nameof(LongDocuments));
+            field = value;
+        }
+    } = new();
 
     /// <summary>Most pairs the model runs at once. Default 1: each pair runs alone.</summary>
     /// <remarks>

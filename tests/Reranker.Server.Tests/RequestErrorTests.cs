@@ -29,6 +29,9 @@ public sealed class RequestErrorTests(ServerFixture fixture) : IClassFixture<Ser
         { "/rerank", "{\"query\": \"q\", \"texts\": [\"a\"], \"return_text\": 1}", "'return_text' must be true or false" },
         { "/rerank", "{\"query\": \"q\", \"texts\": [\"a\"], \"truncate\": \"no\"}", "'truncate' must be true or false" },
         { "/rerank", "{\"query\": \"q\", \"texts\": [\"a\"], \"truncation_direction\": \"up\"}", "'truncation_direction'" },
+        { "/rerank", "{\"query\": \"q\", \"texts\": [\"a\"], \"max_chunks_per_doc\": 0}", "'max_chunks_per_doc' must be 1 or more" },
+        { "/rerank", "{\"query\": \"q\", \"texts\": [\"a\"], \"max_chunks_per_doc\": 2.5}", "'max_chunks_per_doc' must be an integer" },
+        { "/rerank", "{\"query\": \"q\", \"texts\": [\"a\"], \"return_span\": \"yes\"}", "'return_span' must be true or false" },
 
         // Cohere/Jina /v1/rerank.
         { "/v1/rerank", "{\"documents\": [\"a\"]}", "'query' is required" },
@@ -38,6 +41,9 @@ public sealed class RequestErrorTests(ServerFixture fixture) : IClassFixture<Ser
         { "/v1/rerank", "{\"query\": \"q\", \"documents\": []}", "'documents' must not be empty" },
         { "/v1/rerank", "{\"query\": \"q\", \"documents\": {\"text\": \"a\"}}", "'documents' must be an array" },
         { "/v1/rerank", "{\"query\": \"q\", \"documents\": [\"a\", {\"txt\": \"b\"}]}", "'documents[1]'" },
+        { "/v1/rerank", "{\"query\": \"q\", \"documents\": [\"a\"], \"max_chunks_per_doc\": -3}", "'max_chunks_per_doc' must be 1 or more" },
+        { "/v1/rerank", "{\"query\": \"q\", \"documents\": [\"a\"], \"max_chunks_per_doc\": \"10\"}", "'max_chunks_per_doc' must be an integer" },
+        { "/v1/rerank", "{\"query\": \"q\", \"documents\": [\"a\"], \"return_span\": 1}", "'return_span' must be true or false" },
         { "/v1/rerank", "{\"query\": \"q\", \"documents\": [\"a\", {\"text\": 2}]}", "'documents[1]'" },
         { "/v1/rerank", "{\"query\": \"q\", \"documents\": [3]}", "'documents[0]'" },
         { "/v1/rerank", "{\"query\": \"q\", \"documents\": [\"a\"], \"top_n\": -1}", "'top_n' must be 1 or more" },

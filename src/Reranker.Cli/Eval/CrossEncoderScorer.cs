@@ -1,3 +1,5 @@
+using Reranker.Chunking;
+
 namespace Reranker.Cli.Eval;
 
 /// <summary>Scores pairs with <see cref="CrossEncoder"/>, returning raw logits.</summary>
@@ -19,6 +21,9 @@ internal sealed class CrossEncoderScorer : IPairScorer
             MaxLength = settings.MaxLength,
             Truncation = settings.Truncation,
             BatchSize = settings.BatchSize,
+            LongDocuments = settings.MaxChunks is { } chunks
+                ? new LongDocumentOptions { Strategy = LongDocumentStrategy.Chunk, MaxChunksPerDocument = chunks }
+                : new LongDocumentOptions(),
         }));
 
     public float[] Score(IReadOnlyList<(string Query, string Document)> pairs) => _encoder.PredictLogits(pairs);

@@ -11,14 +11,24 @@ internal interface IPairEncoder
     /// <summary>Id of the padding token.</summary>
     int PadId { get; }
 
+    /// <summary>Number of special tokens a pair adds (4 for XLM-R).</summary>
+    int PairSpecialTokenCount { get; }
+
     /// <summary>Encodes a pair with special tokens, truncated to <paramref name="maxLength"/> tokens.</summary>
     PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation);
+
+    /// <summary>Tokens of one text without special tokens, as <see cref="EncodePair"/> counts them before truncating.</summary>
+    int CountTokens(string text);
 }
 
 /// <summary>The production <see cref="IPairEncoder"/>: the XLM-R tokenizer of the model directory.</summary>
 internal sealed class XlmRobertaPairEncoder(XlmRobertaTokenizer tokenizer) : IPairEncoder
 {
     public int PadId => tokenizer.PadId;
+
+    public int PairSpecialTokenCount => tokenizer.PairSpecialTokenCount;
+
+    public int CountTokens(string text) => tokenizer.EncodeToIds(text).Length;
 
     public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation) =>
         tokenizer.EncodePair(query, document, maxLength, truncation);

@@ -166,6 +166,38 @@ public sealed class EvalCommandTests : IDisposable
     }
 
     [Fact]
+    public void MaxChunksScoresLongPassagesInChunksAndIsPartOfTheRunsIdentity()
+    {
+        var truncated = Output("truncated");
+        var chunked = Output("chunked");
+        Assert.Equal(0, Run(SampleArgs(truncated)).Code);
+        var (code, _, stderr) = Run(SampleArgs(chunked, "--max-chunks", "3"));
+        Assert.True(code == 0, stderr);
+
+        // The stored scores are the chunked model's logits of those pairs, and chunking changed some of them.
+        var corpus = EvalDataReader.ReadCorpus(TestPaths.AutoRag("ocr_corpus_v3.parquet")).ToDictionary(c => c.DocId, c => c.Contents);
+        var stored = StoredScores.Read(Path.Combine(chunked, ScoreStore.FileName));
+        var plain = StoredScores.Read(Path.Combine(truncated, ScoreStore.FileName));
+        using var model = CrossEncoder.Create(TestPaths.TinyModel, new CrossEncoderOptions
+        {
+            MaxLength = 128,
+            LongDocuments = new Reranker.Chunking.LongDocumentOptions { Strategy = Reranker.Chunking.LongDocumentStrategy.Chunk, MaxChunksPerDocument = 3 },
+        });
+        foreach (var q in EvalDataReader.ReadQa(TestPaths.AutoRag("qa_sample.parquet")))
+        {
+            Assert.Equal(model.PredictLogits(stored.DocIds.Select(id => (q.Query, corpus[id])).ToList()), stored.Scores[q.Qid]);
+            Assert.NotEqual(plain.Scores[q.Qid], stored.Scores[q.Qid]);
+        }
+
+        Assert.Contains("\"max_chunks\": 3", File.ReadAllText(Path.Combine(chunked, "metrics.json")), StringComparison.Ordinal);
+
+        // A truncated run is not resumed as a chunked one, nor the reverse.
+        Assert.Contains("scoring options", Run(SampleArgs(truncated, "--max-chunks", "3")).Err, StringComparison.Ordinal);
+        Assert.Contains("scoring options", Run(SampleArgs(chunked)).Err, StringComparison.Ordinal);
+        Assert.Equal(EvalCommand.ExitUsage, Run(SampleArgs(chunked, "--max-chunks", "0")).Code);
+    }
+
+    [Fact]
     public void ParquetAndJsonlGiveTheSameResult()
     {
         var parquet = Output("parquet");

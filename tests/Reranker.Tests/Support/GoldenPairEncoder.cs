@@ -15,6 +15,8 @@ internal sealed class GoldenPairEncoder : IPairEncoder
 
     public int PadId => 1;
 
+    public int PairSpecialTokenCount => 4;
+
     public static CrossEncoder CreateCrossEncoder(CrossEncoderOptions? options = null) =>
         CrossEncoder.CreateWithEncoder(TestPaths.TinyModel, options, _ => new GoldenPairEncoder());
 
@@ -29,4 +31,7 @@ internal sealed class GoldenPairEncoder : IPairEncoder
         // "truncated". Tests use this flag only to check that CrossEncoder passes it through unchanged.
         return new PairEncoding((int[])row.InputIds.Clone(), -1, -1, row.InputIds.Length == maxLength);
     }
+
+    public int CountTokens(string text) =>
+        throw new NotSupportedException("The goldens record pair encodings only, not the tokens of one text: chunking needs the real tokenizer.");
 }
