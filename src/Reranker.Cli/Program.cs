@@ -9,6 +9,7 @@ internal static class Program
         commands:
           export   export a Hugging Face snapshot (config.json + model.safetensors) to an ONNX model directory
           eval     score every query against a corpus and report AutoRAG retrieval metrics
+          serve    HTTP reranking service (TEI and Cohere/Jina APIs, probes, Prometheus metrics)
 
         run 'reranker <command> --help' for the options of a command.
         """;
@@ -27,9 +28,10 @@ internal static class Program
         var rest = args[1..];
         switch (args[0])
         {
-            // Each command lives in its own file: ExportCommand.cs, EvalCommand.cs.
+            // Each command lives in its own file: ExportCommand.cs, EvalCommand.cs, ServeCommand.cs.
             case "export": return ExportCommand.Run(rest, stdout, stderr);
             case "eval": return EvalCommand.Run(rest, stdout, stderr);
+            case "serve": return ServeCommand.Run(rest, stdout, stderr);
             default:
                 stderr.WriteLine($"reranker: unknown command '{args[0]}'.");
                 stderr.WriteLine(Usage);

@@ -220,12 +220,11 @@ public sealed class ModelHost : IHostedLifecycleService, IDisposable
     {
         HubErrorKind.NotFound or HubErrorKind.Unauthorized =>
             $"'{_source.Value}' is not a local directory, and the hub does not serve it: {e.Message} Check the id (and --revision), set HF_TOKEN for a private or gated model, or pass an existing directory.",
-        HubErrorKind.NotCached =>
-            $"'{_source.Value}' is not in the hub cache and the hub may not be asked (HF_HUB_OFFLINE): {e.Message} Run once with network access, or unset HF_HUB_OFFLINE, or point HF_HUB_CACHE at a cache that has it.",
-        HubErrorKind.Unreachable =>
-            $"the hub cannot be reached for '{_source.Value}' and it is not cached: {e.Message} Check the network or HF_ENDPOINT, or pass a model directory.",
+        HubErrorKind.NotCached or HubErrorKind.Unreachable => $"'{_source.Value}' is not a local directory, and {Lower(e.Message)}",
         _ => $"downloading '{_source.Value}' failed: {e.Message}",
     };
+
+    private static string Lower(string message) => message.Length > 0 ? char.ToLowerInvariant(message[0]) + message[1..] : message;
 
     private string Describe(Exception e) => e switch
     {
@@ -272,6 +271,9 @@ public sealed class ServeHooks
 
     /// <summary>For tests: awaited before the model loads.</summary>
     internal Func<CancellationToken, Task>? BeforeLoad { get; init; }
+
+    /// <summary>For tests: more services (a capturing logger provider).</summary>
+    internal Action<IServiceCollection>? ConfigureServices { get; init; }
 }
 
 /// <summary>The log messages of the service.</summary>
@@ -289,7 +291,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "{Count} requests still running after the drain; the model is released with the process")]
     public static partial void EncoderLeftUndisposed(ILogger logger, int count);
 
-    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Bad request on {Path}: {Status} {Message}")]
+    [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "Request refused on {Path}: {Status} {Message}")]
     public static partial void BadRequest(ILogger logger, string path, int status, string message);
 
     [LoggerMessage(EventId = 111, Level = LogLevel.Error, Message = "Scoring failed on {Path}")]

@@ -62,6 +62,10 @@ public static class RerankServer
             {
                 ["Logging:LogLevel:Default"] = "Information",
                 ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+                // The host logs a failed start with a stack trace; the service reports it as one line instead.
+                ["Logging:LogLevel:Microsoft.Extensions.Hosting.Internal.Host"] = "Critical",
+                // Not ready while loading or draining is expected, not an error to log on every probe.
+                ["Logging:LogLevel:Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService"] = "Critical",
             },
         });
         var configuration = builder.Configuration;
@@ -101,6 +105,7 @@ public static class RerankServer
             .AddAspNetCoreInstrumentation()
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
 
+        hooks.ConfigureServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.UseExceptionHandler(error => error.Run(context =>
         {

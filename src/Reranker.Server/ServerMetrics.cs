@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Globalization;
 
 namespace Reranker.Server;
 
@@ -12,7 +13,7 @@ public sealed class ServerMetrics
     public const string MeterName = "Reranker.Server";
 
     // TEI's buckets: durations a geometric series from 10 µs by 1.5 (35 buckets, up to about 9.7 s); counts powers of two.
-    private static readonly double[] DurationBuckets = [.. Enumerable.Range(0, 35).Select(i => 1e-5 * Math.Pow(1.5, i))];
+    private static readonly double[] DurationBuckets = [.. Enumerable.Range(0, 35).Select(i => double.Parse((1e-5 * Math.Pow(1.5, i)).ToString("G4", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture))];
     private static readonly long[] PairBuckets = [.. Enumerable.Range(0, 11).Select(i => 1L << i)];
     private static readonly long[] TokenBuckets = [.. Enumerable.Range(0, 21).Select(i => 1L << i)];
 

@@ -29,13 +29,17 @@ internal sealed class TestServer : IAsyncDisposable
     /// <summary>Starts a server on the tiny model with extra settings such as <c>Reranker:MaxDocuments=4</c>, and waits until it is ready.</summary>
     public static async Task<TestServer> StartAsync(params string[] settings)
     {
-        var server = await StartLoadingAsync(null, settings);
+        var server = await StartLoadingAsync(new ServeHooks(), settings);
         await server.WaitUntilReadyAsync();
         return server;
     }
 
     /// <summary>Starts a server without waiting for its model; <paramref name="beforeLoad"/> runs before the model loads.</summary>
-    public static async Task<TestServer> StartLoadingAsync(Func<CancellationToken, Task>? beforeLoad, params string[] settings)
+    public static Task<TestServer> StartLoadingAsync(Func<CancellationToken, Task>? beforeLoad, params string[] settings) =>
+        StartLoadingAsync(new ServeHooks { BeforeLoad = beforeLoad }, settings);
+
+    /// <summary>Starts a server with test hooks without waiting for its model.</summary>
+    public static async Task<TestServer> StartLoadingAsync(ServeHooks hooks, params string[] settings)
     {
         var args = new List<string>
         {
@@ -44,7 +48,7 @@ internal sealed class TestServer : IAsyncDisposable
             "--Logging:LogLevel:Default=Warning",
         };
         args.AddRange(settings.Select(s => "--" + s));
-        var app = RerankServer.CreateApp([.. args], new ServeHooks { BeforeLoad = beforeLoad });
+        var app = RerankServer.CreateApp([.. args], hooks);
         await RerankServer.StartAsync(app);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         var uri = new Uri(address);
