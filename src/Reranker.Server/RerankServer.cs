@@ -119,6 +119,8 @@ public static class RerankServer
             HandleAsync(context, host, gate, metrics, settings, "v1/rerank", root => RequestParser.ParseCohere(root, settings), (encoder, request, cancel) => ScoreCohereAsync(encoder, settings, metrics, request, cancel)));
 
         var ready = new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag), ResponseWriter = WriteHealthAsync };
+        // Not ready is reported as Degraded (logged as a warning, not an error, by the health check service) and answered 503.
+        ready.ResultStatusCodes[HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable;
         app.MapHealthChecks(ReadinessPath, ready);
         app.MapHealthChecks("/ping", ready);
         app.MapHealthChecks(LivenessPath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = (context, _) => context.Response.WriteAsJsonAsync(new { Status = "alive" }, JsonOptions) });
@@ -453,6 +455,6 @@ public static class RerankServer
     private sealed class ModelHealthCheck(ModelHost host) : IHealthCheck
     {
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-            Task.FromResult(host.IsReady ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy(host.Status));
+            Task.FromResult(host.IsReady ? HealthCheckResult.Healthy() : HealthCheckResult.Degraded(host.Status));
     }
 }
