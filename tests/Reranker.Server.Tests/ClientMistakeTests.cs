@@ -81,7 +81,7 @@ public sealed class ClientMistakeTests : IAsyncLifetime
     public async Task A_body_shorter_than_its_Content_Length_is_never_a_500()
     {
         // The client ends its side after too few bytes. Kestrel takes the end of the input for the client's leaving,
-        // so there is nobody left to answer: the connection closes with no response (or a 400), nothing is logged as
+        // so there is nobody left to answer: the connection closes (or is reset) with no response (or a 400), nothing is logged as
         // an error, and the request counts as cancelled rather than as a fault of ours.
         var body = "{\"query\":\"q\",\"texts\":[\"a\"]}"u8.ToArray();
         using (var client = new TcpClient())
@@ -93,7 +93,15 @@ public sealed class ClientMistakeTests : IAsyncLifetime
             client.Client.Shutdown(SocketShutdown.Send);
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             var answer = new MemoryStream();
-            await stream.CopyToAsync(answer, cts.Token);
+            try
+            {
+                await stream.CopyToAsync(answer, cts.Token);
+            }
+            catch (IOException)
+            {
+                // Reset instead of closed: no answer either.
+            }
+
             var text = Encoding.ASCII.GetString(answer.ToArray());
             Assert.True(text.Length == 0 || text.StartsWith("HTTP/1.1 400 ", StringComparison.Ordinal), text);
         }
