@@ -70,6 +70,12 @@ public static class RerankServer
         });
         var configuration = builder.Configuration;
         var (options, encoderOptions) = ReadOptions(configuration);
+        if (encoderOptions.IntraOpNumThreads == 0 && CpuLimit.Threads() is { } limited)
+        {
+            // A container's CPU quota (or an affinity mask): ONNX Runtime's default counts the machine's cores, so
+            // more threads than the quota would spin against each other. .NET's ProcessorCount follows the quota.
+            encoderOptions = encoderOptions with { IntraOpNumThreads = limited };
+        }
         var source = ModelSource.Resolve(options.ModelSetting, options.Revision);
         options.Model = source.Value;
         options.ModelName ??= source.DefaultName;
