@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace Reranker.Server;
 
@@ -106,13 +107,17 @@ public static class RerankServer
         builder.Services.AddHostedService(provider => provider.GetRequiredService<ModelHost>());
         builder.Services.AddSingleton(provider => new ServerMetrics(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), provider.GetRequiredService<RequestGate>()));
         builder.Services.AddHealthChecks().AddCheck<ModelHealthCheck>("model", tags: [ReadyTag]);
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("reranker", serviceVersion: typeof(RerankServer).Assembly.GetName().Version?.ToString()))
+            .WithMetrics(metrics => metrics
             .AddMeter(CrossEncoder.MeterName, ServerMetrics.MeterName)
             .AddAspNetCoreInstrumentation()
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
 
         hooks.ConfigureServices?.Invoke(builder.Services);
         var app = builder.Build();
+        // The instruments exist from the start, so the gauges are scraped before the first request.
+        app.Services.GetRequiredService<ServerMetrics>();
         app.UseExceptionHandler(error => error.Run(context =>
         {
             context.Response.StatusCode = StatusCodes.Status500InternalServerError;
@@ -139,6 +144,10 @@ public static class RerankServer
                 settings.Revision,
                 host.Status,
                 ModelFile = host.Encoder?.Options.ModelFileName,
+                host.Encoder?.Model.ModelPath,
+                Precision = host.Encoder is null ? null : host.Encoder.Model.Precision == ModelPrecision.Int8 ? "int8" : "float",
+                Tokenizer = host.Encoder?.Model.TokenizerPath,
+                TokenizerMatchesHuggingFace = host.Encoder?.Model.TokenizerMatchesHuggingFace,
                 host.Encoder?.Options.MaxLength,
                 Truncation = host.Encoder?.Options.Truncation.ToString(),
                 host.Encoder?.Options.BatchSize,

@@ -189,6 +189,10 @@ public sealed class RerankEndpointTests(ServerFixture fixture) : IClassFixture<S
         Assert.Equal(ServerFixture.MaxLength, info.RootElement.GetProperty("max_length").GetInt32());
         Assert.Equal(ServerFixture.MaxDocuments, info.RootElement.GetProperty("max_documents").GetInt32());
         Assert.Equal("model.onnx", info.RootElement.GetProperty("model_file").GetString());
+        Assert.Equal(Path.Combine(Path.GetFullPath(TestPaths.TinyModel), "model.onnx"), info.RootElement.GetProperty("model_path").GetString());
+        Assert.Equal("float", info.RootElement.GetProperty("precision").GetString());
+        Assert.Equal(Path.Combine(Path.GetFullPath(TestPaths.TinyModel), "tokenizer.json"), info.RootElement.GetProperty("tokenizer").GetString());
+        Assert.True(info.RootElement.GetProperty("tokenizer_matches_hugging_face").GetBoolean());
     }
 
     private async Task<JsonElement[]> PostOkAsync(string path, object body) =>

@@ -20,6 +20,9 @@ internal sealed class XlmRobertaPairEncoder(XlmRobertaTokenizer tokenizer) : IPa
 {
     public int PadId => tokenizer.PadId;
 
+    /// <summary>Whether the ids are those of the Hugging Face fast tokenizer (<c>tokenizer.json</c>), not the SentencePiece fallback.</summary>
+    public bool MatchesHuggingFace => tokenizer.MatchesHuggingFace;
+
     public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation) =>
         tokenizer.EncodePair(query, document, maxLength, truncation);
 }
