@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -21,32 +22,6 @@ internal static class EvalCommand
     public const int ExitUsage = 2;
     public const int ExitInterrupted = 130;
 
-    private const string Usage = """
-        usage: reranker eval --model DIR --qa FILE --corpus FILE [options]
-
-        Scores every query against every corpus passage, ranks passages by score and reports AutoRAG's
-        retrieval F1 / recall / precision at each k, averaged over queries.
-
-          --model DIR          model directory (ONNX model + tokenizer.json)
-          --qa FILE            queries: AutoRAG qa .parquet, or .jsonl lines {"qid","query","retrieval_gt":[[doc_id,...],...]}
-          --corpus FILE        passages: AutoRAG corpus .parquet, or .jsonl lines {"doc_id","contents"}
-          --top-k LIST         cut-offs, comma separated (default 1,3,5,10)
-          --max-length N       max tokens per pair (default 512)
-          --truncation MODE    longest-first (default) or query-capped
-          --max-chunks N       score passages longer than --max-length in chunks, at most N each, keeping the best
-                               chunk's score (default: truncate, as the model card's table does)
-          --batch-size N       pairs per inference call, and per checkpoint record (default 32)
-          --model-file NAME    ONNX file inside --model (default model.onnx; e.g. model_int8.onnx)
-          --output DIR         where scores.jsonl (checkpoint), metrics.json and table.md go (default eval-out)
-          --queries N          evaluate only the first N queries
-          --corpus-sample N    score against N passages: all ground-truth passages plus a seeded random choice
-          --seed S             seed of --corpus-sample (default 0)
-          --restart            discard the scores stored in --output instead of resuming
-          --name NAME          model name in the table (default: the model directory's name)
-
-        An interrupted run (Ctrl+C) resumes where it stopped when the same command is rerun.
-        """;
-
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
         WriteIndented = true,
@@ -54,57 +29,149 @@ internal static class EvalCommand
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // keep Korean ids readable in metrics.json
     };
 
-    /// <summary>Entry point from <see cref="Program"/>: real model, Ctrl+C stops after the current chunk.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>The scorer of a real run: the model through <see cref="CrossEncoder"/>.</summary>
+    public static IPairScorer DefaultScorerFactory(ScorerSettings settings) => CrossEncoderScorer.Create(settings);
+
+    /// <summary>Builds the <c>eval</c> verb.</summary>
+    /// <param name="scorerFactory">Loads the model (tests pass fakes or hooks).</param>
+    /// <param name="cancellationToken">Stops the run after the current batch; the scores so far stay checkpointed.</param>
+    internal static Command CreateCommand(Func<ScorerSettings, IPairScorer> scorerFactory, CancellationToken cancellationToken)
     {
-        using var cts = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        var defaults = new EvalArguments();
+        var model = new Option<string>("--model") { Description = "model directory (ONNX model, config.json, tokenizer.json)", HelpName = "DIR", Required = true };
+        var qa = new Option<string>("--qa")
         {
-            // First Ctrl+C: finish and flush the current chunk, then stop. A second one ends the process at once.
-            e.Cancel = !cts.IsCancellationRequested;
-            if (e.Cancel)
+            Description = "queries: AutoRAG qa .parquet, or .jsonl lines {\"qid\",\"query\",\"retrieval_gt\":[[doc_id,...],...]}",
+            HelpName = "FILE",
+            Required = true,
+        };
+        var corpus = new Option<string>("--corpus") { Description = "passages: AutoRAG corpus .parquet, or .jsonl lines {\"doc_id\",\"contents\"}", HelpName = "FILE", Required = true };
+        var topK = new Option<string>("--top-k") { Description = "cut-offs, comma separated, positive, no repeats", DefaultValueFactory = _ => "1,3,5,10", HelpName = "LIST" };
+        var maxLength = new Option<int>("--max-length")
+        {
+            Description = "most tokens per (query, passage) pair, at most the model's max_position_embeddings - 2",
+            DefaultValueFactory = _ => defaults.MaxLength,
+            HelpName = "N",
+        };
+        var truncation = new Option<string>("--truncation") { Description = "longest-first (Hugging Face) or query-capped (FlagEmbedding)", DefaultValueFactory = _ => "longest-first", HelpName = "MODE" };
+        truncation.Validators.Add(r =>
+        {
+            if (CommandLineValues.TryGet<string>(r, out var mode) && mode is not ("longest-first" or "query-capped"))
             {
-                Console.Error.WriteLine("eval: stopping after the current batch (Ctrl+C again to quit now)...");
+                r.AddError($"--truncation must be longest-first or query-capped, got '{mode}'.");
+            }
+        });
+        var batchSize = new Option<int>("--batch-size") { Description = "pairs per inference call and per checkpoint record", DefaultValueFactory = _ => defaults.BatchSize, HelpName = "N" };
+        var modelFile = new Option<string>("--model-file") { Description = "ONNX file inside --model, e.g. model_int8.onnx", DefaultValueFactory = _ => defaults.ModelFile, HelpName = "NAME" };
+        var output = new Option<string>("--output") { Description = "where scores.jsonl (the checkpoint), metrics.json and table.md go", DefaultValueFactory = _ => defaults.Output, HelpName = "DIR" };
+        var queries = new Option<int?>("--queries") { Description = "evaluate only the first N queries [default: all]", HelpName = "N" };
+        var corpusSample = new Option<int?>("--corpus-sample")
+        {
+            Description = "score against N passages: every ground-truth passage of the selected queries plus a seeded random choice [default: all]",
+            HelpName = "N",
+        };
+        var seed = new Option<ulong>("--seed") { Description = "seed of --corpus-sample (only with it)", DefaultValueFactory = _ => 0, HelpName = "S" };
+        var restart = new Option<bool>("--restart") { Description = "discard the scores stored in --output instead of resuming [default: off]", DefaultValueFactory = _ => false };
+        var name = new Option<string>("--name") { Description = "model name in the table [default: the model directory's name]", HelpName = "NAME" };
+
+        Positive(batchSize);
+        Positive(queries);
+        Positive(corpusSample);
+        maxLength.Validators.Add(r =>
+        {
+            if (CommandLineValues.TryGet<int>(r, out var value) && value < CrossEncoderOptions.MinMaxLength)
+            {
+                r.AddError(string.Create(CultureInfo.InvariantCulture,
+                    $"--max-length must be at least {CrossEncoderOptions.MinMaxLength} (the four special tokens of a pair and some text), got {value}."));
+            }
+        });
+        topK.Validators.Add(r =>
+        {
+            try
+            {
+                EvalArguments.ParseTopK(CommandLineValues.TryGet<string>(r, out var list) ? list ?? "" : "");
+            }
+            catch (ArgumentException e)
+            {
+                r.AddError(e.Message);
+            }
+        });
+
+        var command = new Command("eval", """
+            Score every query against every corpus passage, rank the passages by score and report AutoRAG's retrieval
+            F1 / recall / precision at each k, averaged over queries. An interrupted run (Ctrl+C) resumes where it
+            stopped when the same command is rerun.
+            """)
+        {
+            model, qa, corpus, topK, maxLength, truncation, batchSize, modelFile, output, queries, corpusSample, seed, restart, name,
+        };
+        command.Validators.Add(r =>
+        {
+            if (r.Errors.Any())
+            {
+                return; // a malformed option was reported already
             }
 
-            cts.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        try
+            if (r.GetResult(seed) is { Implicit: false } && r.GetResult(corpusSample) is null)
+            {
+                r.AddError("--seed only chooses the passages of --corpus-sample; without --corpus-sample every passage is scored and no seed is used.");
+            }
+        });
+
+        command.SetAction(parse =>
         {
-            return Run(args, stdout, stderr, CrossEncoderScorer.Create, cts.Token);
-        }
-        finally
+            var arguments = new EvalArguments
+            {
+                Model = parse.GetValue(model)!,
+                Qa = parse.GetValue(qa)!,
+                Corpus = parse.GetValue(corpus)!,
+                TopK = EvalArguments.ParseTopK(parse.GetValue(topK)!),
+                MaxLength = parse.GetValue(maxLength),
+                Truncation = parse.GetValue(truncation) == "query-capped" ? TruncationStrategy.QueryCapped : TruncationStrategy.LongestFirst,
+                BatchSize = parse.GetValue(batchSize),
+                ModelFile = parse.GetValue(modelFile)!,
+                Output = parse.GetValue(output)!,
+                Queries = parse.GetValue(queries),
+                CorpusSample = parse.GetValue(corpusSample),
+                Seed = parse.GetValue(seed),
+                Restart = parse.GetValue(restart),
+                Name = parse.GetValue(name),
+            };
+            return Run(arguments, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, scorerFactory, cancellationToken);
+        });
+        return command;
+    }
+
+    private static void Positive(Option<int> option) =>
+        option.Validators.Add(r => CheckPositive(r, option.Name, CommandLineValues.TryGet<int>(r, out var v) ? v : null));
+
+    private static void Positive(Option<int?> option) =>
+        option.Validators.Add(r => CheckPositive(r, option.Name, CommandLineValues.TryGet<int?>(r, out var v) ? v : null));
+
+    private static void CheckPositive(System.CommandLine.Parsing.OptionResult result, string option, int? value)
+    {
+        if (value is <= 0)
         {
-            Console.CancelKeyPress -= onCancel;
+            result.AddError(string.Create(CultureInfo.InvariantCulture, $"{option} must be a positive integer, got '{value}'."));
         }
     }
 
-    /// <summary>Runs the command with a given scorer factory (tests pass fakes or hooks).</summary>
+    /// <summary>Runs <c>reranker eval ARGS</c> with a given scorer factory (tests pass fakes or hooks).</summary>
     internal static int Run(
-        string[] args, TextWriter stdout, TextWriter stderr, Func<ScorerSettings, IPairScorer> scorerFactory, CancellationToken cancellationToken)
+        string[] args, TextWriter stdout, TextWriter stderr, Func<ScorerSettings, IPairScorer> scorerFactory, CancellationToken cancellationToken) =>
+        Program.Invoke(Program.CreateRootCommand(CreateCommand(scorerFactory, cancellationToken)), ["eval", .. args], stdout, stderr);
+
+    private static int Run(
+        EvalArguments options, TextWriter stdout, TextWriter stderr, Func<ScorerSettings, IPairScorer> scorerFactory, CancellationToken cancellationToken)
     {
-        EvalArguments options;
-        try
-        {
-            options = EvalArguments.Parse(args);
-        }
-        catch (ArgumentException ex)
-        {
-            stderr.WriteLine($"reranker eval: {ex.Message}");
-            stderr.WriteLine("run 'reranker eval --help' for usage.");
-            return ExitUsage;
-        }
-
-        if (options.Help)
-        {
-            stdout.WriteLine(Usage);
-            return ExitOk;
-        }
-
         try
         {
             return Evaluate(options, stdout, stderr, scorerFactory, cancellationToken);
+        }
+        catch (EvalUsageException ex)
+        {
+            stderr.WriteLine($"reranker eval: {ex.Message}");
+            return ExitUsage;
         }
         catch (EvalInputException ex)
         {
@@ -126,9 +193,45 @@ internal static class EvalCommand
         }
         catch (ArgumentException ex)
         {
-            // Options the model rejects at load, e.g. a --max-length below the minimum or above the model's positions.
+            // Options the model rejects at load that the checks up front did not catch.
             stderr.WriteLine($"reranker eval: {ex.Message}");
             return ExitUsage;
+        }
+    }
+
+    /// <summary>
+    /// Refuses a <c>--max-length</c> above what the model's position table allows before anything is read or hashed,
+    /// with the limit in the message (the library would refuse it only when the model loads).
+    /// </summary>
+    private static void CheckMaxLength(EvalArguments options)
+    {
+        var configPath = Path.Combine(options.Model, "config.json");
+        if (!File.Exists(configPath))
+        {
+            throw new EvalInputException($"model configuration not found: {configPath}");
+        }
+
+        int? positions;
+        try
+        {
+            using var stream = File.OpenRead(configPath);
+            using var config = JsonDocument.Parse(stream);
+            positions = config.RootElement.ValueKind == JsonValueKind.Object
+                        && config.RootElement.TryGetProperty("max_position_embeddings", out var p) && p.TryGetInt32(out var n)
+                ? n
+                : null;
+        }
+        catch (JsonException e)
+        {
+            throw new EvalInputException($"model configuration {configPath} is not valid JSON: {e.Message}", e);
+        }
+
+        // XLM-R numbers positions from pad_token_id + 1 = 2, so P position embeddings take P - 2 tokens.
+        if (positions is { } p2 && options.MaxLength > p2 - 2)
+        {
+            throw new EvalUsageException(string.Create(CultureInfo.InvariantCulture,
+                $"--max-length {options.MaxLength} is more than this model takes: at most {p2 - 2} tokens " +
+                $"(max_position_embeddings {p2} - 2 in {configPath}). Use --max-length {p2 - 2} or less."));
         }
     }
 
@@ -140,6 +243,8 @@ internal static class EvalCommand
         {
             throw new EvalInputException($"model file not found: {modelPath}");
         }
+
+        CheckMaxLength(options);
 
         var qa = EvalDataReader.ReadQa(options.Qa);
         var corpus = EvalDataReader.ReadCorpus(options.Corpus);
@@ -200,8 +305,6 @@ internal static class EvalCommand
 /// <summary>The parsed command line of <c>reranker eval</c>.</summary>
 internal sealed record EvalArguments
 {
-    public bool Help { get; init; }
-
     public string Model { get; init; } = "";
 
     public string Qa { get; init; } = "";
@@ -232,46 +335,6 @@ internal sealed record EvalArguments
 
     public string? Name { get; init; }
 
-    /// <exception cref="ArgumentException">A usage error; the message names the option.</exception>
-    public static EvalArguments Parse(string[] args)
-    {
-        var result = new EvalArguments();
-        for (var i = 0; i < args.Length; i++)
-        {
-            var arg = args[i];
-            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{arg} needs a value.");
-            result = arg switch
-            {
-                "-h" or "--help" => result with { Help = true },
-                "--model" => result with { Model = Value() },
-                "--qa" => result with { Qa = Value() },
-                "--corpus" => result with { Corpus = Value() },
-                "--top-k" => result with { TopK = ParseTopK(Value()) },
-                "--max-length" => result with { MaxLength = Positive(arg, Value()) },
-                "--truncation" => result with { Truncation = ParseTruncation(Value()) },
-                "--max-chunks" => result with { MaxChunks = Positive(arg, Value()) },
-                "--batch-size" => result with { BatchSize = Positive(arg, Value()) },
-                "--model-file" => result with { ModelFile = Value() },
-                "--output" => result with { Output = Value() },
-                "--queries" => result with { Queries = Positive(arg, Value()) },
-                "--corpus-sample" => result with { CorpusSample = Positive(arg, Value()) },
-                "--seed" => result with { Seed = ulong.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var s) ? s : throw new ArgumentException($"--seed must be a non-negative integer, got '{args[i]}'.") },
-                "--restart" => result with { Restart = true },
-                "--name" => result with { Name = Value() },
-                _ => throw new ArgumentException($"unknown option '{arg}'."),
-            };
-        }
-
-        if (result.Help)
-        {
-            return result;
-        }
-
-        var missing = new[] { ("--model", result.Model), ("--qa", result.Qa), ("--corpus", result.Corpus) }
-            .Where(p => p.Item2.Length == 0).Select(p => p.Item1).ToList();
-        return missing.Count == 0 ? result : throw new ArgumentException($"missing required option{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)}.");
-    }
-
     internal static int[] ParseTopK(string value)
     {
         var parts = value.Split(',', StringSplitOptions.TrimEntries);
@@ -294,16 +357,4 @@ internal sealed record EvalArguments
         ks.Sort();
         return [.. ks];
     }
-
-    private static int Positive(string option, string value) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0
-            ? n
-            : throw new ArgumentException($"{option} must be a positive integer, got '{value}'.");
-
-    private static TruncationStrategy ParseTruncation(string value) => value switch
-    {
-        "longest-first" => TruncationStrategy.LongestFirst,
-        "query-capped" => TruncationStrategy.QueryCapped,
-        _ => throw new ArgumentException($"--truncation must be longest-first or query-capped, got '{value}'."),
-    };
 }

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Reranker.Export;
 
@@ -6,139 +7,156 @@ namespace Reranker.Cli;
 /// <summary><c>reranker export</c>: a Hugging Face snapshot (or random weights) to an ONNX model directory.</summary>
 internal static class ExportCommand
 {
-    internal const string Usage = """
-        usage: reranker export --from SNAPSHOT_DIR --out DIR [options]
-               reranker export --random-weights --config CONFIG.json [--seed N] [--tokenizer-from DIR] --out DIR [options]
-               reranker export --check MODEL_DIR [--tokens N] [--optimized-model FILE] [--threads N]
-
-        Writes DIR/model.onnx (opset 17; inputs input_ids and attention_mask, int64 [batch, sequence];
-        output logits, float [batch, 1]) for an XLMRobertaForSequenceClassification with one label,
-        plus config.json and the tokenizer files, so DIR is a complete model directory. DIR appears
-        only when the export succeeded.
-
-        options:
-          --from DIR                  Hugging Face snapshot: config.json, model.safetensors, tokenizer files
-          --random-weights            seeded random weights (HF init) instead of a snapshot; needs --config
-          --config FILE               config.json of the architecture (with --random-weights)
-          --seed N                    seed of the random weights (default 0); same seed, same bytes
-          --tokenizer-from DIR        copy tokenizer files from DIR (with --random-weights)
-          --out DIR                   the model directory to write
-          --int8                      dynamic int8 quantization (per-channel symmetric int8 weights)
-          --external-data             always keep weights in model.onnx.data
-          --external-data-threshold BYTES
-                                      use model.onnx.data when the weights take BYTES or more (default 256 MiB)
-          --force                     replace DIR if it exists and is not empty
-          --check MODEL_DIR           load an exported model in ONNX Runtime and run one forward pass
-          --tokens N                  tokens of that forward pass (default 128)
-          --optimized-model FILE      with --check: save ORT's optimized graph there and count its operators
-          --threads N                 with --check: ORT intra-op threads (default: ORT's choice)
-          --runs N                    with --check: forward passes; the ones after the first are timed
-          --no-shape-hints            int8: leave out the value_info shape hints (only to compare ORT's fusions)
-          --multi-head-attention      write attention as com.microsoft.MultiHeadAttention without a mask (ORT's
-                                      tiled CPU attention; unpadded batches only). Not needed for this library,
-                                      which rewrites at load time; see docs/EXPORT.md
-        """;
-
-    /// <summary>Runs the command; returns 0 on success, 1 when the export failed, 2 on bad usage.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>Builds the <c>export</c> verb.</summary>
+    internal static Command CreateCommand()
     {
-        string? from = null, config = null, tokenizerFrom = null, output = null, check = null, optimized = null;
-        bool random = false, int8 = false, force = false, mha = false;
-        long seed = 0, threshold = ExportOptions.DefaultExternalDataThreshold;
-        int tokens = 128, threads = 0, runs = 1;
-        var shapeHints = true;
+        var model = new Option<string>("--model", "--from")
+        {
+            Description = "Hugging Face snapshot to export (config.json, model.safetensors, tokenizer files); with --check, the exported model directory to check (REQUIRED unless --random-weights)",
+            HelpName = "DIR",
+        };
+        var output = new Option<string>("--output", "--out") { Description = "the model directory to write; it appears only when the export succeeded (REQUIRED unless --check)", HelpName = "DIR" };
+        var random = new Option<bool>("--random-weights") { Description = "seeded random weights (Hugging Face init) instead of a snapshot; needs --config [default: off]", DefaultValueFactory = _ => false };
+        var config = new Option<string>("--config") { Description = "config.json of the architecture (with --random-weights) [default: none]", HelpName = "FILE" };
+        var seed = new Option<long>("--seed") { Description = "seed of --random-weights; the same seed gives the same bytes", DefaultValueFactory = _ => 0, HelpName = "N" };
+        var tokenizerFrom = new Option<string>("--tokenizer-from") { Description = "copy the tokenizer files from DIR (with --random-weights) [default: none]", HelpName = "DIR" };
+        var int8 = new Option<bool>("--int8") { Description = "dynamic int8 quantization (per-channel symmetric int8 weights) [default: off]", DefaultValueFactory = _ => false };
+        var externalData = new Option<bool>("--external-data") { Description = "always keep the weights in model.onnx.data [default: off]", DefaultValueFactory = _ => false };
+        var threshold = new Option<long>("--external-data-threshold")
+        {
+            Description = "keep the weights in model.onnx.data when they take BYTES or more",
+            DefaultValueFactory = _ => ExportOptions.DefaultExternalDataThreshold,
+            HelpName = "BYTES",
+        };
+        var force = new Option<bool>("--force") { Description = "replace --output if it exists and is not empty [default: off]", DefaultValueFactory = _ => false };
+        var check = new Option<string>("--check")
+        {
+            Description = "do not export: load the model directory (--model, or DIR here) in ONNX Runtime and run one forward pass [default: off]",
+            HelpName = "DIR",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var tokens = new Option<int>("--tokens") { Description = "with --check: tokens of the forward pass", DefaultValueFactory = _ => 128, HelpName = "N" };
+        var optimized = new Option<string>("--optimized-model") { Description = "with --check: save ONNX Runtime's optimized graph to FILE and count its operators [default: none]", HelpName = "FILE" };
+        var threads = new Option<int>("--threads") { Description = "with --check: ONNX Runtime intra-op threads (0: its own choice)", DefaultValueFactory = _ => 0, HelpName = "N" };
+        var runs = new Option<int>("--runs") { Description = "with --check: forward passes; the ones after the first are timed", DefaultValueFactory = _ => 1, HelpName = "N" };
+        var noShapeHints = new Option<bool>("--no-shape-hints") { Description = "int8: leave out the value_info shape hints (only to compare ONNX Runtime's fusions) [default: off]", DefaultValueFactory = _ => false };
+        var multiHeadAttention = new Option<bool>("--multi-head-attention")
+        {
+            Description = "write attention as com.microsoft.MultiHeadAttention without a mask (ONNX Runtime's tiled CPU attention; unpadded batches only). Not needed for this library, which rewrites attention at load time; see docs/EXPORT.md [default: off]",
+            DefaultValueFactory = _ => false,
+        };
+
+        AtLeast(seed, long.MinValue);
+        AtLeast(threshold, 0);
+        AtLeast(tokens, 2);
+        AtLeast(threads, 0);
+        AtLeast(runs, 1);
+
+        var command = new Command("export", """
+            Export a Hugging Face snapshot (or random weights) to an ONNX model directory: model.onnx (opset 17; inputs
+            input_ids and attention_mask, int64 [batch, sequence]; output logits, float [batch, 1]) for an
+            XLMRobertaForSequenceClassification with one label, plus config.json and the tokenizer files.
+            Forms: export --model SNAPSHOT --output DIR; export --random-weights --config FILE --output DIR;
+            export --check --model DIR.
+            """)
+        {
+            model, output, random, config, seed, tokenizerFrom, int8, externalData, threshold, force,
+            check, tokens, optimized, threads, runs, noShapeHints, multiHeadAttention,
+        };
+
+        command.Validators.Add(result =>
+        {
+            if (result.Errors.Any())
+            {
+                return; // a malformed option was reported already
+            }
+
+            var checking = result.GetResult(check) is not null;
+            var hasModel = result.GetResult(model) is not null;
+            var isRandom = result.GetValue(random);
+            var hasOutput = result.GetResult(output) is not null;
+            if (checking)
+            {
+                var checkDir = result.GetValue(check);
+                if (checkDir is null == !hasModel)
+                {
+                    result.AddError("--check needs the model directory: --check --model DIR (or --check DIR)");
+                }
+                else if (isRandom || hasOutput)
+                {
+                    result.AddError("--check does not export: leave out --random-weights and --output");
+                }
+
+                return;
+            }
+
+            if (!hasOutput)
+            {
+                result.AddError("--output DIR is required");
+            }
+            else if (isRandom == hasModel)
+            {
+                result.AddError("give either --model SNAPSHOT_DIR or --random-weights --config FILE");
+            }
+            else if (isRandom && result.GetResult(config) is null)
+            {
+                result.AddError("--random-weights needs --config FILE");
+            }
+            else if (!isRandom && (result.GetResult(config) is not null || result.GetResult(tokenizerFrom) is not null))
+            {
+                result.AddError("--config and --tokenizer-from go with --random-weights (a snapshot has its own)");
+            }
+        });
+
+        command.SetAction(parse =>
+        {
+            var stdout = parse.InvocationConfiguration.Output;
+            var stderr = parse.InvocationConfiguration.Error;
+            if (parse.GetResult(check) is not null)
+            {
+                return RunCheck(parse.GetValue(check) ?? parse.GetValue(model)!, parse.GetValue(tokens), parse.GetValue(optimized),
+                    parse.GetValue(threads), parse.GetValue(runs), stdout, stderr);
+            }
+
+            var source = parse.GetValue(random)
+                ? ExportSource.RandomWeights(parse.GetValue(config)!, parse.GetValue(seed), parse.GetValue(tokenizerFrom))
+                : ExportSource.FromSnapshot(parse.GetValue(model)!);
+            var options = new ExportOptions
+            {
+                Int8 = parse.GetValue(int8),
+                ExternalDataThreshold = parse.GetValue(externalData) ? 0 : parse.GetValue(threshold),
+                Overwrite = parse.GetValue(force),
+                ShapeHints = !parse.GetValue(noShapeHints),
+                MultiHeadAttention = parse.GetValue(multiHeadAttention),
+            };
+            return Export(source, parse.GetValue(output)!, options, stdout, stderr);
+        });
+        return command;
+    }
+
+    private static void AtLeast<T>(Option<T> option, T min)
+        where T : struct, IComparable<T> =>
+        option.Validators.Add(result =>
+        {
+            if (CommandLineValues.TryGet<T>(result, out var value) && value.CompareTo(min) < 0)
+            {
+                result.AddError(string.Create(CultureInfo.InvariantCulture, $"{option.Name} needs an integer of at least {min}, got '{value}'"));
+            }
+        });
+
+    private static int Export(ExportSource source, string output, ExportOptions options, TextWriter stdout, TextWriter stderr)
+    {
         try
         {
-            for (var i = 0; i < args.Length; i++)
-            {
-                string Value() => i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)
-                    ? args[++i]
-                    : throw new UsageException($"{args[i]} needs a value");
-                long Number(long min)
-                {
-                    var option = args[i];
-                    var text = Value();
-                    return long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= min
-                        ? n
-                        : throw new UsageException($"{option} needs an integer of at least {min}, got '{text}'");
-                }
-
-                switch (args[i])
-                {
-                    case "-h" or "--help":
-                        stdout.WriteLine(Usage);
-                        return 0;
-                    case "--from": from = Value(); break;
-                    case "--random-weights": random = true; break;
-                    case "--config": config = Value(); break;
-                    case "--seed": seed = Number(long.MinValue); break;
-                    case "--tokenizer-from": tokenizerFrom = Value(); break;
-                    case "--out": output = Value(); break;
-                    case "--int8": int8 = true; break;
-                    case "--external-data": threshold = 0; break;
-                    case "--external-data-threshold": threshold = Number(0); break;
-                    case "--force": force = true; break;
-                    case "--check": check = Value(); break;
-                    case "--tokens": tokens = (int)Math.Min(Number(2), int.MaxValue); break;
-                    case "--optimized-model": optimized = Value(); break;
-                    case "--threads": threads = (int)Math.Min(Number(0), 256); break;
-                    case "--runs": runs = (int)Math.Min(Number(1), 10_000); break;
-                    case "--no-shape-hints": shapeHints = false; break;
-                    case "--multi-head-attention": mha = true; break;
-                    default: throw new UsageException($"unknown option '{args[i]}'");
-                }
-            }
-
-            if (check is not null)
-            {
-                if (from is not null || random || output is not null)
-                {
-                    throw new UsageException("--check does not export: leave out --from, --random-weights and --out");
-                }
-
-                return RunCheck(check, tokens, optimized, threads, runs, stdout, stderr);
-            }
-
-            if (output is null)
-            {
-                throw new UsageException("--out DIR is required");
-            }
-
-            if (random == (from is not null))
-            {
-                throw new UsageException("give either --from SNAPSHOT_DIR or --random-weights --config FILE");
-            }
-
-            if (random && config is null)
-            {
-                throw new UsageException("--random-weights needs --config FILE");
-            }
-
-            if (!random && (config is not null || tokenizerFrom is not null))
-            {
-                throw new UsageException("--config and --tokenizer-from go with --random-weights (a snapshot has its own)");
-            }
-        }
-        catch (UsageException e)
-        {
-            stderr.WriteLine($"reranker export: {e.Message}");
-            stderr.WriteLine("run 'reranker export --help' for the options.");
-            return 2;
-        }
-
-        var source = random ? ExportSource.RandomWeights(config!, seed, tokenizerFrom) : ExportSource.FromSnapshot(from!);
-        try
-        {
-            var result = ModelExporter.Export(source, output,
-                new ExportOptions { Int8 = int8, ExternalDataThreshold = threshold, Overwrite = force, ShapeHints = shapeHints, MultiHeadAttention = mha }, stdout);
+            var result = ModelExporter.Export(source, output, options, stdout);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"wrote {result.OutputDirectory}: {ModelExporter.ModelFileName}{(result.ExternalDataPath is null ? "" : " + " + ModelExporter.ExternalDataFileName)}, {result.TotalBytes / 1048576.0:F1} MiB, copied {string.Join(", ", result.CopiedFiles)}; {result.Elapsed.TotalSeconds:F1} s"));
-            return 0;
+            return Program.ExitOk;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or UnauthorizedAccessException or ArgumentException)
         {
             stderr.WriteLine($"reranker export: {e.Message}");
-            return 1;
+            return Program.ExitFailure;
         }
     }
 
@@ -173,5 +191,4 @@ internal static class ExportCommand
         return r.Logits.All(float.IsFinite) ? 0 : 1;
     }
 
-    private sealed class UsageException(string message) : Exception(message);
 }

@@ -48,12 +48,13 @@ public sealed partial class CrossEncoder : IDisposable
     private readonly ILogger _logger;
     private volatile bool _disposed;
 
-    private CrossEncoder(LogitSession session, IPairEncoder encoder, CrossEncoderOptions options, ILogger logger)
+    private CrossEncoder(LogitSession session, IPairEncoder encoder, CrossEncoderOptions options, ModelInfo model, ILogger logger)
     {
         _session = session;
         _encoder = encoder;
         _logger = logger;
         Options = options;
+        Model = model;
     }
 
     /// <summary>The model session (tests and benchmarks).</summary>
@@ -64,6 +65,13 @@ public sealed partial class CrossEncoder : IDisposable
 
     /// <summary>The options this instance was created with.</summary>
     public CrossEncoderOptions Options { get; }
+
+    /// <summary>
+    /// What was loaded: the ONNX file (full path) and its precision, and the tokenizer file and whether its ids are
+    /// those of the Hugging Face fast tokenizer. After <see cref="FromPretrainedAsync"/> this names the file actually
+    /// loaded (the snapshot's ONNX model, or the fp32 or int8 export in the cache).
+    /// </summary>
+    public ModelInfo Model { get; }
 
     /// <summary>Loads a reranker from a directory in the layout of an optimum ONNX export.</summary>
     /// <param name="modelDirectory">
@@ -104,7 +112,7 @@ public sealed partial class CrossEncoder : IDisposable
         var modelPath = Path.Combine(directory, options.ModelFileName);
         if (!File.Exists(modelPath))
         {
-            throw new FileNotFoundException($"ONNX model not found: '{modelPath}'. Set CrossEncoderOptions.ModelFileName to pick another file.", modelPath);
+            throw new FileNotFoundException(MissingModelMessage(directory, modelPath), modelPath);
         }
 
         var tokenizerJson = Path.Combine(directory, "tokenizer.json");
@@ -137,6 +145,7 @@ public sealed partial class CrossEncoder : IDisposable
                 throw new InvalidDataException($"The tokenizer in '{directory}' is malformed: {e.Message}", e);
             }
 
+            var info = ModelInfo.Describe(directory, modelPath, session.IsDynamicallyQuantized, encoder);
             var logger = options.LoggerFactory?.CreateLogger("Reranker.CrossEncoder") ?? NullLogger.Instance;
             Log.ModelLoaded(
                 logger,
@@ -154,13 +163,36 @@ public sealed partial class CrossEncoder : IDisposable
                 Log.AttentionNotRewritten(logger, modelPath, notRewritten.Reason ?? "no attention block matched");
             }
 
-            return new CrossEncoder(session, encoder, options, logger);
+            return new CrossEncoder(session, encoder, options, info, logger);
         }
         catch
         {
             session.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The message for a missing ONNX file. A Hugging Face snapshot (model.safetensors, no ONNX) is the common case: it
+    /// needs an export first, which the message names; otherwise it points to the option that picks another file.
+    /// </summary>
+    private static string MissingModelMessage(string directory, string modelPath)
+    {
+        var onnx = Directory.EnumerateFiles(directory, "*.onnx").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        if (onnx.Count > 0)
+        {
+            return $"ONNX model not found: '{modelPath}'. The directory has {string.Join(", ", onnx)}: set CrossEncoderOptions.ModelFileName to one of them.";
+        }
+
+        if (File.Exists(Path.Combine(directory, "model.safetensors")) || File.Exists(Path.Combine(directory, "model.safetensors.index.json")))
+        {
+            return $"ONNX model not found: '{modelPath}'. The directory holds model.safetensors, the weights of a Hugging Face " +
+                   "snapshot, which this library runs only after an export to ONNX: run 'reranker export --model " +
+                   $"{directory} --output DIR' and load DIR, or load the model by its id with CrossEncoder.FromPretrainedAsync, " +
+                   "which exports it once into the hub cache.";
+        }
+
+        return $"ONNX model not found: '{modelPath}', and the directory has no .onnx file. Export a model with 'reranker export' or load one by id with CrossEncoder.FromPretrainedAsync.";
     }
 
     /// <summary>Scores (query, document) pairs.</summary>

@@ -13,7 +13,7 @@ public sealed class ConfigurationTests
         Assert.Equal(RerankServer.DefaultUrl, app.Configuration["urls"]);
         Assert.Equal("http://127.0.0.1:8080", RerankServer.DefaultUrl);
         var options = app.Services.GetRequiredService<RerankServerOptions>();
-        Assert.Equal(Path.GetFullPath(TestPaths.TinyModel), options.ModelDirectory);
+        Assert.Equal(Path.GetFullPath(TestPaths.TinyModel), options.Model);
         Assert.Equal("tiny-xlmr-reranker", options.ModelName);
     }
 
@@ -30,21 +30,25 @@ public sealed class ConfigurationTests
     {
         var missing = Path.Combine(Path.GetTempPath(), "reranker-no-such-model-" + Guid.NewGuid().ToString("N"));
 
-        var e = Assert.Throws<DirectoryNotFoundException>(() => RerankServer.CreateApp(["--model", missing]));
+        var e = Assert.Throws<ServerStartupException>(() => RerankServer.CreateApp(["--model", missing]));
+        Assert.Contains(missing, e.Message, StringComparison.Ordinal);
+        Assert.Equal(ServerStartupException.ExitFailure, e.ExitCode);
+
+        e = Assert.Throws<ServerStartupException>(() => RerankServer.CreateApp(["--Reranker:ModelDirectory", missing]));
         Assert.Contains(missing, e.Message, StringComparison.Ordinal);
 
-        e = Assert.Throws<DirectoryNotFoundException>(() => RerankServer.CreateApp(["--Reranker:ModelDirectory", missing]));
+        e = Assert.Throws<ServerStartupException>(() => RerankServer.CreateApp(["--Reranker:Model", missing]));
         Assert.Contains(missing, e.Message, StringComparison.Ordinal);
 
-        Environment.SetEnvironmentVariable("Reranker__ModelDirectory", missing);
+        Environment.SetEnvironmentVariable("Reranker__Model", missing);
         try
         {
-            e = Assert.Throws<DirectoryNotFoundException>(() => RerankServer.CreateApp([]));
+            e = Assert.Throws<ServerStartupException>(() => RerankServer.CreateApp([]));
             Assert.Contains(missing, e.Message, StringComparison.Ordinal);
         }
         finally
         {
-            Environment.SetEnvironmentVariable("Reranker__ModelDirectory", null);
+            Environment.SetEnvironmentVariable("Reranker__Model", null);
         }
     }
 
@@ -53,10 +57,17 @@ public sealed class ConfigurationTests
     [InlineData("Reranker:MaxConcurrentRequests=0", "MaxConcurrentRequests")]
     [InlineData("Reranker:MaxQueuedRequests=-1", "MaxQueuedRequests")]
     [InlineData("Reranker:MaxRequestBytes=0", "MaxRequestBytes")]
-    public void Invalid_limits_stop_the_server_at_startup(string setting, string name)
+    [InlineData("Reranker:DrainTimeoutSeconds=-1", "DrainTimeoutSeconds")]
+    [InlineData("Reranker:MaxDocuments=many", "many")]
+    [InlineData("Reranker:CrossEncoder:MaxLength=-3", "MaxLength")]
+    [InlineData("urls=http://127.0.0.1:99999", "99999")]
+    [InlineData("urls=localhost", "localhost")]
+    public void Invalid_settings_stop_the_server_at_startup_as_usage_errors(string setting, string name)
     {
-        var e = Assert.Throws<InvalidOperationException>(() => RerankServer.CreateApp(["--model", TestPaths.TinyModel, "--" + setting]));
+        var e = Assert.Throws<ServerStartupException>(() => RerankServer.CreateApp(["--model", TestPaths.TinyModel, "--" + setting]));
         Assert.Contains(name, e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Equal(ServerStartupException.ExitUsage, e.ExitCode);
     }
 
     [Fact]

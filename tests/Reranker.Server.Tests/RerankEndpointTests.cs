@@ -184,10 +184,15 @@ public sealed class RerankEndpointTests(ServerFixture fixture) : IClassFixture<S
         Assert.Equal("ok", health.RootElement.GetProperty("status").GetString());
 
         using var info = await ReadJsonAsync(await Server.Client.GetAsync("/info"), HttpStatusCode.OK);
-        Assert.Equal(Path.GetFullPath(TestPaths.TinyModel), info.RootElement.GetProperty("model_directory").GetString());
+        Assert.Equal(Path.GetFullPath(TestPaths.TinyModel), info.RootElement.GetProperty("source").GetString());
+        Assert.Equal("ok", info.RootElement.GetProperty("status").GetString());
         Assert.Equal(ServerFixture.MaxLength, info.RootElement.GetProperty("max_length").GetInt32());
         Assert.Equal(ServerFixture.MaxDocuments, info.RootElement.GetProperty("max_documents").GetInt32());
         Assert.Equal("model.onnx", info.RootElement.GetProperty("model_file").GetString());
+        Assert.Equal(Path.Combine(Path.GetFullPath(TestPaths.TinyModel), "model.onnx"), info.RootElement.GetProperty("model_path").GetString());
+        Assert.Equal("float", info.RootElement.GetProperty("precision").GetString());
+        Assert.Equal(Path.Combine(Path.GetFullPath(TestPaths.TinyModel), "tokenizer.json"), info.RootElement.GetProperty("tokenizer").GetString());
+        Assert.True(info.RootElement.GetProperty("tokenizer_matches_hugging_face").GetBoolean());
     }
 
     private async Task<JsonElement[]> PostOkAsync(string path, object body) =>

@@ -26,8 +26,20 @@ internal sealed class TestServer : IAsyncDisposable
 
     public RequestGate Gate => App.Services.GetRequiredService<RequestGate>();
 
-    /// <summary>Starts a server on the tiny model with extra settings such as <c>Reranker:MaxDocuments=4</c>.</summary>
+    /// <summary>Starts a server on the tiny model with extra settings such as <c>Reranker:MaxDocuments=4</c>, and waits until it is ready.</summary>
     public static async Task<TestServer> StartAsync(params string[] settings)
+    {
+        var server = await StartLoadingAsync(new ServeHooks(), settings);
+        await server.WaitUntilReadyAsync();
+        return server;
+    }
+
+    /// <summary>Starts a server without waiting for its model; <paramref name="beforeLoad"/> runs before the model loads.</summary>
+    public static Task<TestServer> StartLoadingAsync(Func<CancellationToken, Task>? beforeLoad, params string[] settings) =>
+        StartLoadingAsync(new ServeHooks { BeforeLoad = beforeLoad }, settings);
+
+    /// <summary>Starts a server with test hooks without waiting for its model.</summary>
+    public static async Task<TestServer> StartLoadingAsync(ServeHooks hooks, params string[] settings)
     {
         var args = new List<string>
         {
@@ -36,13 +48,32 @@ internal sealed class TestServer : IAsyncDisposable
             "--Logging:LogLevel:Default=Warning",
         };
         args.AddRange(settings.Select(s => "--" + s));
-        var app = RerankServer.CreateApp([.. args]);
-        await app.StartAsync();
+        var app = RerankServer.CreateApp([.. args], hooks);
+        await RerankServer.StartAsync(app);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         var uri = new Uri(address);
         Assert.True(IPAddress.IsLoopback(IPAddress.Parse(uri.Host)), address);
         Assert.NotEqual(0, uri.Port);
         return new TestServer(app, uri);
+    }
+
+    /// <summary>Polls the readiness probe until it answers 200; the deadline only stops a broken server from hanging the test.</summary>
+    public async Task WaitUntilReadyAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            using var response = await Client.GetAsync(RerankServer.ReadinessPath);
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                return;
+            }
+
+            var host = App.Services.GetRequiredService<ModelHost>();
+            Assert.True(host.Failure is null, host.Failure?.Message);
+            Assert.True(DateTime.UtcNow < deadline, "the server did not become ready");
+            await Task.Delay(20);
+        }
     }
 
     public Task<HttpResponseMessage> PostAsync(string path, string json, CancellationToken cancellationToken = default) =>
@@ -64,6 +95,9 @@ internal static class TestPaths
     public static string RepoRoot { get; } = FindRepoRoot();
 
     public static string TinyModel => Path.Combine(RepoRoot, "models", "tiny-xlmr-reranker");
+
+    /// <summary>The 'reranker' command's assembly, copied beside the tests by the project reference.</summary>
+    public static string CliAssembly => Path.Combine(AppContext.BaseDirectory, "Reranker.Cli.dll");
 
     private static string FindRepoRoot()
     {

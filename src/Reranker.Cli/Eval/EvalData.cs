@@ -33,3 +33,24 @@ internal sealed class EvalInputException : Exception
     {
     }
 }
+
+/// <summary>
+/// A command line of <c>reranker eval</c> that cannot run as written, found once the model's configuration is read
+/// (e.g. <c>--max-length</c> above the model's positions). The command prints it and exits with code 2.
+/// </summary>
+internal sealed class EvalUsageException : Exception
+{
+    public EvalUsageException(string message)
+        : base(message)
+    {
+    }
+
+    public EvalUsageException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    public EvalUsageException()
+    {
+    }
+}

@@ -59,7 +59,8 @@ public static class HubSnapshot
             return FromCache(storage, repoId, revision, options)
                 ?? throw new HubException(
                     HubErrorKind.Unreachable,
-                    $"{e.Message} '{repoId}' at revision '{revision}' is not cached in '{cache}' either.",
+                    $"{Sentence(e.Message)} No snapshot of '{repoId}' at revision '{revision}' is cached in '{cache}' to fall back on. " +
+                    "Check the network (or HF_ENDPOINT), or download the model once while the hub can be reached.",
                     e.StatusCode,
                     e);
         }
@@ -159,5 +160,12 @@ public static class HubSnapshot
         }
 
         return new HubSnapshotInfo(snapshot, repoId, commit, selection.Files, selection.WeightsFormat, selection.WeightsFile);
+    }
+
+    /// <summary>The message as a sentence of its own: ends with a full stop, so the next sentence does not run into it.</summary>
+    private static string Sentence(string message)
+    {
+        var trimmed = message.TrimEnd();
+        return trimmed.Length == 0 || trimmed[^1] is '.' or '!' or '?' ? trimmed : trimmed + ".";
     }
 }

@@ -29,6 +29,8 @@ internal sealed class XlmRobertaPairEncoder(XlmRobertaTokenizer tokenizer) : IPa
     public int PairSpecialTokenCount => tokenizer.PairSpecialTokenCount;
 
     public int CountTokens(string text) => tokenizer.EncodeToIds(text).Length;
+    /// <summary>Whether the ids are those of the Hugging Face fast tokenizer (<c>tokenizer.json</c>), not the SentencePiece fallback.</summary>
+    public bool MatchesHuggingFace => tokenizer.MatchesHuggingFace;
 
     public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation) =>
         tokenizer.EncodePair(query, document, maxLength, truncation);

@@ -29,6 +29,13 @@ public sealed class EvalCommandTests : IDisposable
         .. extra,
     ];
 
+    /// <summary>The arguments with one option's value replaced (or the option added): an option may be given once.</summary>
+    private static string[] With(string[] args, string option, string value)
+    {
+        var i = Array.IndexOf(args, option);
+        return i < 0 ? [.. args, option, value] : [.. args[..(i + 1)], value, .. args[(i + 2)..]];
+    }
+
     private static (int Code, string Out, string Err) Run(
         string[] args, Func<ScorerSettings, IPairScorer>? factory = null, CancellationToken cancellationToken = default)
     {
@@ -149,20 +156,20 @@ public sealed class EvalCommandTests : IDisposable
         var output = Output("run");
         Assert.Equal(0, Run(SampleArgs(output)).Code);
 
-        var options = Run([.. SampleArgs(output), "--max-length", "64"]);
+        var options = Run(With(SampleArgs(output), "--max-length", "64"));
         Assert.Equal(EvalCommand.ExitFailure, options.Code);
         Assert.Contains("scoring options", options.Err, StringComparison.Ordinal);
         Assert.Contains("--restart", options.Err, StringComparison.Ordinal);
 
-        var data = Run([.. SampleArgs(output), "--seed", "8"]);
+        var data = Run(With(SampleArgs(output), "--seed", "8"));
         Assert.Equal(EvalCommand.ExitFailure, data.Code);
         Assert.Contains("candidate passages", data.Err, StringComparison.Ordinal);
 
-        var model = Run([.. SampleArgs(output), "--model-file", "model_int8.onnx"]);
+        var model = Run(With(SampleArgs(output), "--model-file", "model_int8.onnx"));
         Assert.Equal(EvalCommand.ExitFailure, model.Code);
         Assert.Contains("the model", model.Err, StringComparison.Ordinal);
 
-        Assert.Equal(0, Run([.. SampleArgs(output), "--max-length", "64", "--restart"]).Code);
+        Assert.Equal(0, Run([.. With(SampleArgs(output), "--max-length", "64"), "--restart"]).Code);
     }
 
     [Fact]
@@ -228,7 +235,7 @@ public sealed class EvalCommandTests : IDisposable
     [InlineData("-1")]
     public void BadTopKIsAUsageError(string topK)
     {
-        var (code, _, stderr) = Run([.. SampleArgs(Output("x")), "--top-k", topK]);
+        var (code, _, stderr) = Run(With(SampleArgs(Output("x")), "--top-k", topK));
         Assert.Equal(EvalCommand.ExitUsage, code);
         Assert.Contains("--top-k", stderr, StringComparison.Ordinal);
     }
@@ -238,7 +245,9 @@ public sealed class EvalCommandTests : IDisposable
     {
         var (code, _, stderr) = Run(["--qa", "x.parquet"]);
         Assert.Equal(EvalCommand.ExitUsage, code);
-        Assert.Contains("missing required options --model, --corpus", stderr, StringComparison.Ordinal);
+        Assert.Contains("'--model' is required", stderr, StringComparison.Ordinal);
+        Assert.Contains("'--corpus' is required", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("'--qa' is required", stderr, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -345,9 +354,9 @@ public class EvalDispatchTests
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
         Assert.Equal(0, Program.Run(["eval", "--help"], stdout, stderr));
-        Assert.Contains("usage: reranker eval --model DIR --qa FILE --corpus FILE", stdout.ToString(), StringComparison.Ordinal);
+        Assert.Contains("reranker eval [options]", stdout.ToString(), StringComparison.Ordinal);
 
         Assert.Equal(2, Program.Run(["eval", "--frobnicate"], stdout, stderr));
-        Assert.Contains("unknown option '--frobnicate'", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains("reranker eval: Unrecognized command or argument '--frobnicate'", stderr.ToString(), StringComparison.Ordinal);
     }
 }

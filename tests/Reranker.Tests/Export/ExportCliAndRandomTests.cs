@@ -42,7 +42,7 @@ public sealed class ExportCliAndRandomTests : IDisposable
         try
         {
             var outDir = Path.Combine(root, "cli-int8");
-            var (code, stdout, stderr) = Cli("export", "--from", snapshot, "--out", outDir, "--int8");
+            var (code, stdout, stderr) = Cli("export", "--model", snapshot, "--output", outDir, "--int8");
             Assert.True(code == 0, stderr);
             Assert.Contains("wrote", stdout, StringComparison.Ordinal);
             Assert.True(File.Exists(Path.Combine(outDir, "model.onnx")));
@@ -51,11 +51,13 @@ public sealed class ExportCliAndRandomTests : IDisposable
             // Its logits are the golden int8 logits (first rows), and --check runs it.
             var rows = Pairs.Take(24).ToArray();
             AssertClose(Logits(Path.Combine(outDir, "model.onnx"), rows.Select(p => p.InputIds)), OrtGolden("model_int8.onnx")[..24], 1e-4, "CLI int8");
-            var check = Cli("export", "--check", outDir, "--tokens", "16");
+            var check = Cli("export", "--check", "--model", outDir, "--tokens", "16");
             Assert.True(check.Code == 0, check.Err);
             Assert.Contains("forward pass 1 x 16 tokens", check.Out, StringComparison.Ordinal);
+            var legacyCheck = Cli("export", "--check", outDir, "--tokens", "16");
+            Assert.True(legacyCheck.Code == 0, legacyCheck.Err);
 
-            // A second export into the same non-empty directory needs --force.
+            // A second export into the same non-empty directory needs --force (the old names --from/--out still work).
             var again = Cli("export", "--from", snapshot, "--out", outDir);
             Assert.Equal(1, again.Code);
             Assert.Contains("--force", again.Err, StringComparison.Ordinal);
@@ -68,14 +70,21 @@ public sealed class ExportCliAndRandomTests : IDisposable
     }
 
     [Theory]
-    [InlineData(new[] { "export" }, "--out DIR is required")]
-    [InlineData(new[] { "export", "--out", "x" }, "either --from")]
-    [InlineData(new[] { "export", "--from", "a", "--random-weights", "--config", "c", "--out", "x" }, "either --from")]
+    [InlineData(new[] { "export" }, "--output DIR is required")]
+    [InlineData(new[] { "export", "--out", "x" }, "either --model")]
+    [InlineData(new[] { "export", "--output", "x" }, "either --model")]
+    [InlineData(new[] { "export", "--from", "a", "--random-weights", "--config", "c", "--out", "x" }, "either --model")]
+    [InlineData(new[] { "export", "--model", "a", "--random-weights", "--config", "c", "--output", "x" }, "either --model")]
     [InlineData(new[] { "export", "--random-weights", "--out", "x" }, "needs --config")]
-    [InlineData(new[] { "export", "--from", "a", "--out", "x", "--frobnicate" }, "unknown option '--frobnicate'")]
+    [InlineData(new[] { "export", "--from", "a", "--out", "x", "--frobnicate" }, "'--frobnicate'")]
     [InlineData(new[] { "export", "--from" }, "--from needs a value")]
-    [InlineData(new[] { "export", "--random-weights", "--config", "c", "--seed", "abc", "--out", "x" }, "--seed needs an integer")]
+    [InlineData(new[] { "export", "--model", "--output", "x" }, "--model needs a value, but the next word is the option --output")]
+    [InlineData(new[] { "export", "--random-weights", "--config", "c", "--seed", "abc", "--out", "x" }, "'--seed'")]
     [InlineData(new[] { "export", "--from", "a", "--config", "c", "--out", "x" }, "go with --random-weights")]
+    [InlineData(new[] { "export", "--check", "a", "--model", "b" }, "--check needs the model directory")]
+    [InlineData(new[] { "export", "--check" }, "--check needs the model directory")]
+    [InlineData(new[] { "export", "--check", "--model", "a", "--output", "x" }, "--check does not export")]
+    [InlineData(new[] { "export", "--model", "a", "--output", "x", "--tokens", "1" }, "--tokens needs an integer of at least 2")]
     public void Cli_rejects_bad_arguments_with_usage_exit_code(string[] args, string message)
     {
         var (code, _, stderr) = Cli(args);

@@ -126,6 +126,11 @@ public sealed class FromPretrainedTests : IDisposable
         var onnx = Path.Combine(Storage(server), "onnx", server.Commit);
         Assert.True(File.Exists(Path.Combine(onnx, "int8", "model.onnx")));
         Assert.False(Directory.Exists(Path.Combine(onnx, "fp32")));
+
+        // The encoder names the int8 file it loaded, and its precision.
+        Assert.Equal(Path.GetFullPath(Path.Combine(onnx, "int8", "model.onnx")), encoder.Model.ModelPath);
+        Assert.Equal(ModelPrecision.Int8, encoder.Model.Precision);
+        Assert.True(encoder.Model.TokenizerMatchesHuggingFace);
         Assert.True(new FileInfo(Path.Combine(onnx, "int8", "model.onnx")).Length < new FileInfo(Path.Combine(TestPaths.TinyModel, "model.onnx")).Length / 2);
     }
 

@@ -323,7 +323,10 @@ public sealed class HubSnapshotTests : IDisposable
 
         Assert.Equal(HubWeightsFormat.Onnx, cached.WeightsFormat);
         Assert.Equal(HubErrorKind.Unreachable, error.Kind);
-        Assert.Contains("not cached", error.Message, StringComparison.Ordinal);
+        Assert.Contains("is cached", error.Message, StringComparison.Ordinal);
+        // Two sentences, not one run together: the transport error ends with a full stop before the cache sentence.
+        Assert.Contains($"Could not reach {deadEndpoint.GetLeftPart(UriPartial.Authority)}", error.Message, StringComparison.Ordinal);
+        Assert.Matches(@"\. No snapshot of 'org/other' at revision 'main' is cached in '[^']+' to fall back on\. Check the network", error.Message);
     }
 
     [Fact]

@@ -42,7 +42,7 @@ internal static class RequestParser
         if (Optional(root, "truncation_direction") is { } direction)
         {
             // TEI accepts both spellings of each direction.
-            left = (direction.ValueKind == JsonValueKind.String ? direction.GetString() : null) switch
+            left = (direction.ValueKind == JsonValueKind.String ? Text(direction, "truncation_direction") : null) switch
             {
                 "right" or "Right" => false,
                 "left" or "Left" => true,
@@ -63,7 +63,7 @@ internal static class RequestParser
         if (Optional(root, "model") is { } modelElement)
         {
             model = modelElement.ValueKind == JsonValueKind.String
-                ? modelElement.GetString()
+                ? Text(modelElement, "model")
                 : throw ApiError.BadRequest("'model' must be a string.");
         }
 
@@ -80,8 +80,8 @@ internal static class RequestParser
         {
             documents[i] = item.ValueKind switch
             {
-                JsonValueKind.String => item.GetString()!,
-                JsonValueKind.Object when item.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String => text.GetString()!,
+                JsonValueKind.String => Text(item, $"documents[{i}]"),
+                JsonValueKind.Object when item.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String => Text(text, $"documents[{i}].text"),
                 _ => throw ApiError.BadRequest($"'documents[{i}]' must be a string or an object with a 'text' string."),
             };
             i++;
@@ -130,7 +130,7 @@ internal static class RequestParser
             throw ApiError.BadRequest($"'query' must be a string, not {Describe(element.ValueKind)}.");
         }
 
-        var query = element.GetString()!;
+        var query = Text(element, "query");
         return query.Length > 0 ? query : throw ApiError.BadRequest("'query' must not be empty.");
     }
 
@@ -147,7 +147,7 @@ internal static class RequestParser
         foreach (var item in element.EnumerateArray())
         {
             values[i] = item.ValueKind == JsonValueKind.String
-                ? item.GetString()!
+                ? Text(item, $"{name}[{i}]")
                 : throw ApiError.BadRequest($"'{name}[{i}]' must be a string, not {Describe(item.ValueKind)}.");
             i++;
         }
@@ -168,6 +168,20 @@ internal static class RequestParser
         }
 
         return value > 0 ? value : throw ApiError.BadRequest($"'{name}' must be 1 or more, not {value}.");
+    /// <summary>
+    /// A JSON string's value. Invalid UTF-8 (overlong, surrogate or out-of-range sequences, a truncated sequence) or
+    /// an escaped lone surrogate such as <c>\ud800</c> is the client's mistake: a 400 naming the field, never a 500.
+    /// </summary>
+    private static string Text(JsonElement element, string name)
+    {
+        try
+        {
+            return element.GetString()!;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw ApiError.BadRequest($"'{name}' is not valid text: {e.Message} Send UTF-8 without lone surrogates.");
+        }
     }
 
     private static bool? OptionalBool(JsonElement root, string name) => Optional(root, name) switch

@@ -8,6 +8,7 @@ public sealed class RequestGate : IDisposable
 {
     private readonly SemaphoreSlim _slots;
     private int _admitted;
+    private int _running;
 
     /// <summary>Creates a gate.</summary>
     /// <param name="maxConcurrent">Most holders of a slot at once; positive.</param>
@@ -29,6 +30,12 @@ public sealed class RequestGate : IDisposable
 
     /// <summary>Requests admitted and not yet finished: those holding a slot plus those waiting for one.</summary>
     public int Admitted => Volatile.Read(ref _admitted);
+
+    /// <summary>Requests holding a slot (scoring).</summary>
+    public int Running => Volatile.Read(ref _running);
+
+    /// <summary>Requests waiting for a slot.</summary>
+    public int Queued => Math.Max(0, Admitted - Running);
 
     /// <summary>
     /// Takes a slot, waiting in the queue if all are taken; returns <see langword="null"/> at once when the queue is
@@ -54,6 +61,7 @@ public sealed class RequestGate : IDisposable
             throw;
         }
 
+        Interlocked.Increment(ref _running);
         return new Lease(this);
     }
 
@@ -68,6 +76,7 @@ public sealed class RequestGate : IDisposable
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
             {
+                Interlocked.Decrement(ref gate._running);
                 gate._slots.Release();
                 Interlocked.Decrement(ref gate._admitted);
             }
