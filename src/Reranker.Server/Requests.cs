@@ -3,8 +3,11 @@ using System.Text.Json;
 namespace Reranker.Server;
 
 /// <summary>A parsed, validated <c>POST /rerank</c> request (Hugging Face Text Embeddings Inference format).</summary>
-/// <param name="MaxChunksPerDoc">This service's extension <c>max_chunks_per_doc</c>: chunk long texts, at most this many chunks each; <see langword="null"/> for the server's setting.</param>
-/// <param name="ReturnSpan">This service's extension <c>return_span</c>: add the winning chunk of each text to the response.</param>
+/// <remarks>
+/// <c>MaxChunksPerDoc</c> is this service's extension <c>max_chunks_per_doc</c>: chunk long texts, at most this many
+/// chunks each (<see langword="null"/> for the server's setting); <c>ReturnSpan</c>, the extension <c>return_span</c>,
+/// adds the winning chunk of each text to the response.
+/// </remarks>
 internal sealed record TeiRerankRequest(
     string Query,
     string[] Texts,
@@ -16,8 +19,11 @@ internal sealed record TeiRerankRequest(
     bool ReturnSpan = false);
 
 /// <summary>A parsed, validated <c>POST /v1/rerank</c> request (Cohere/Jina format).</summary>
-/// <param name="MaxChunksPerDoc">Cohere's <c>max_chunks_per_doc</c>: chunk long documents, at most this many chunks each; <see langword="null"/> for the server's setting.</param>
-/// <param name="ReturnSpan">This service's extension <c>return_span</c>: add the winning chunk of each document to the response.</param>
+/// <remarks>
+/// <c>MaxChunksPerDoc</c> is Cohere's <c>max_chunks_per_doc</c>: chunk long documents, at most this many chunks each
+/// (<see langword="null"/> for the server's setting); <c>ReturnSpan</c>, this service's extension <c>return_span</c>,
+/// adds the winning chunk of each document to the response.
+/// </remarks>
 internal sealed record CohereRerankRequest(
     string? Model,
     string Query,
@@ -168,6 +174,8 @@ internal static class RequestParser
         }
 
         return value > 0 ? value : throw ApiError.BadRequest($"'{name}' must be 1 or more, not {value}.");
+    }
+
     /// <summary>
     /// A JSON string's value. Invalid UTF-8 (overlong, surrogate or out-of-range sequences, a truncated sequence) or
     /// an escaped lone surrogate such as <c>\ud800</c> is the client's mistake: a 400 naming the field, never a 500.
