@@ -176,7 +176,7 @@ public sealed partial class CrossEncoder : IDisposable
     public float[] PredictLogits(IReadOnlyList<(string Query, string Document)> pairs)
     {
         ValidatePairs(pairs);
-        return RunLogits(EncodeAll(pairs, CancellationToken.None), progress: null, CancellationToken.None);
+        return RunLogits(pairs, EncodeAll(pairs, CancellationToken.None), progress: null, CancellationToken.None);
     }
 
     /// <summary>Scores (query, document) pairs on a thread-pool thread, with progress and cancellation.</summary>
@@ -232,7 +232,7 @@ public sealed partial class CrossEncoder : IDisposable
         return Task.Run(
             () =>
             {
-                var scores = RunLogits(EncodeAll(pairs, cancellationToken), progress, cancellationToken);
+                var scores = RunLogits(pairs, EncodeAll(pairs, cancellationToken), progress, cancellationToken);
                 if (applySigmoid)
                 {
                     Sigmoid(scores);
@@ -311,8 +311,9 @@ public sealed partial class CrossEncoder : IDisposable
 
     private RankedDocument[] RankCore(string query, IReadOnlyList<string> documents, int? topK, IProgress<ScoringProgress>? progress, CancellationToken cancellationToken)
     {
-        var encodings = EncodeAll(new QueryPairs(query, documents), cancellationToken);
-        var scores = RunLogits(encodings, progress, cancellationToken);
+        var pairs = new QueryPairs(query, documents);
+        var encodings = EncodeAll(pairs, cancellationToken);
+        var scores = RunLogits(pairs, encodings, progress, cancellationToken);
         Sigmoid(scores);
 
         var order = new int[scores.Length];
@@ -416,7 +417,7 @@ public sealed partial class CrossEncoder : IDisposable
     /// which the token's callback terminates, so a long batch stops mid-run; ONNX Runtime's error for the terminated
     /// run becomes an <see cref="OperationCanceledException"/>.
     /// </summary>
-    private float[] RunLogits(PairEncoding[] encodings, IProgress<ScoringProgress>? progress, CancellationToken cancellationToken)
+    private float[] RunLogits(IReadOnlyList<(string Query, string Document)> pairs, PairEncoding[] encodings, IProgress<ScoringProgress>? progress, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var ids = new int[encodings.Length][];
@@ -441,7 +442,9 @@ public sealed partial class CrossEncoder : IDisposable
         var batchSize = _session.IsDynamicallyQuantized ? 1 : Options.BatchSize;
         if (!cancellationToken.CanBeCanceled)
         {
-            return _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions: null, OnBatch);
+            var logits = _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions: null, OnBatch);
+            EnsureFinite(logits, pairs);
+            return logits;
         }
 
         // Disposal order matters: the registration goes first, which waits for a running callback, so the
@@ -450,19 +453,38 @@ public sealed partial class CrossEncoder : IDisposable
         using var registration = cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions);
         try
         {
-            return _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions, OnBatch, BeforeModelRun, cancellationToken);
+            var logits = _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions, OnBatch, BeforeModelRun, cancellationToken);
+            EnsureFinite(logits, pairs);
+            return logits;
         }
         catch (OperationCanceledException)
         {
             Log.ScoringCancelled(_logger, scored, total);
             throw;
         }
-        catch (OnnxRuntimeException e) when (cancellationToken.IsCancellationRequested)
+    }
+
+    /// <summary>
+    /// Refuses a non-finite logit: NaN or infinity is no relevance score (a model with broken weights, or one that
+    /// overflows float32 on this input), and it would sort arbitrarily in <see cref="Rank"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A logit is NaN or infinite; the message names the first such pair.</exception>
+    private static void EnsureFinite(float[] logits, IReadOnlyList<(string Query, string Document)> pairs)
+    {
+        for (var i = 0; i < logits.Length; i++)
         {
-            Log.ScoringCancelled(_logger, scored, total);
-            throw new OperationCanceledException("Scoring was cancelled while the model was running.", e, cancellationToken);
+            if (!float.IsFinite(logits[i]))
+            {
+                var (query, document) = pairs[i];
+                throw new InvalidOperationException(
+                    $"The model computed a non-finite logit ({logits[i].ToString(System.Globalization.CultureInfo.InvariantCulture)}) for pair {i} " +
+                    $"(query \"{Preview(query)}\", document \"{Preview(document)}\"); expected a finite number. " +
+                    "The model's weights are broken, or it overflows float32 on this input.");
+            }
         }
     }
+
+    private static string Preview(string text) => text.Length <= 40 ? text : string.Concat(text.AsSpan(0, 40), "…");
 
     /// <summary>One query against many documents, as pairs, without copying.</summary>
     private sealed class QueryPairs(string query, IReadOnlyList<string> documents) : IReadOnlyList<(string Query, string Document)>
