@@ -137,6 +137,7 @@ public sealed partial class CrossEncoder : IDisposable
                 throw new InvalidDataException($"The tokenizer in '{directory}' is malformed: {e.Message}", e);
             }
 
+            CheckFit(modelPath, encoder, config, configPath, options.MaxLength);
             var logger = options.LoggerFactory?.CreateLogger("Reranker.CrossEncoder") ?? NullLogger.Instance;
             Log.ModelLoaded(
                 logger,
@@ -152,6 +153,25 @@ public sealed partial class CrossEncoder : IDisposable
             session.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Checks the tokenizer's ids, config.json and MaxLength against the embedding tables of the model graph.</summary>
+    private static void CheckFit(string modelPath, IPairEncoder encoder, ModelConfig config, string configPath, int maxLength)
+    {
+        OnnxGraphSummary graph;
+        try
+        {
+            graph = OnnxGraphSummary.Read(modelPath);
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or OverflowException)
+        {
+            // ONNX Runtime loaded the file, so it is valid protobuf: an encoding this reader does not follow leaves
+            // the tables unknown, and the checks are skipped (as for a graph that does not show them).
+            return;
+        }
+
+        var (words, positions) = ModelFit.FindEmbeddingTables(graph);
+        ModelFit.Check(modelPath, words, positions, encoder.ProducibleIds, config, configPath, maxLength);
     }
 
     /// <summary>Scores (query, document) pairs.</summary>

@@ -11,6 +11,9 @@ internal interface IPairEncoder
     /// <summary>Id of the padding token.</summary>
     int PadId { get; }
 
+    /// <summary>Every id the encoder can produce, with what produces it (checked against the model's embedding table).</summary>
+    IEnumerable<(int Id, string What)> ProducibleIds { get; }
+
     /// <summary>Encodes a pair with special tokens, truncated to <paramref name="maxLength"/> tokens.</summary>
     PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation);
 }
@@ -19,6 +22,8 @@ internal interface IPairEncoder
 internal sealed class XlmRobertaPairEncoder(XlmRobertaTokenizer tokenizer) : IPairEncoder
 {
     public int PadId => tokenizer.PadId;
+
+    public IEnumerable<(int Id, string What)> ProducibleIds => tokenizer.ProducibleIds();
 
     public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation) =>
         tokenizer.EncodePair(query, document, maxLength, truncation);

@@ -147,6 +147,30 @@ public sealed class XlmRobertaTokenizer : Tokenizer
         return new XlmRobertaTokenizer(encoder, template, padId: 1, unknownId: 3, isExact: false);
     }
 
+    /// <summary>
+    /// Every id this tokenizer can put into a pair, with what produces it (added tokens and template specials first,
+    /// so that a mismatch names the most specific source), for checking against the model's embedding table.
+    /// </summary>
+    internal IEnumerable<(int Id, string What)> ProducibleIds()
+    {
+        if (_encoder is HfTokenizerPipeline pipeline)
+        {
+            foreach (var token in pipeline.AddedTokens)
+            {
+                yield return (token.Id, $"the added token '{token.Content}'");
+            }
+        }
+
+        foreach (var id in _template.Prefix.Concat(_template.Middle).Concat(_template.Suffix).Concat(_template.SinglePrefix).Concat(_template.SingleSuffix))
+        {
+            yield return (id, "a special token of the pair template (post_processor)");
+        }
+
+        yield return (PadId, "the padding token <pad>");
+        yield return (UnknownId, "the unknown token <unk>");
+        yield return (VocabularySize - 1, $"the vocabulary of {VocabularySize} pieces");
+    }
+
     /// <summary>Token ids of one text, without special tokens.</summary>
     /// <param name="text">The text; an empty string gives no ids.</param>
     /// <returns>The ids.</returns>

@@ -15,6 +15,8 @@ internal sealed class GoldenPairEncoder : IPairEncoder
 
     public int PadId => 1;
 
+    public IEnumerable<(int Id, string What)> ProducibleIds => GoldenData.Pairs.SelectMany(p => p.InputIds).Distinct().Select(id => (id, "a golden id"));
+
     public static CrossEncoder CreateCrossEncoder(CrossEncoderOptions? options = null) =>
         CrossEncoder.CreateWithEncoder(TestPaths.TinyModel, options, _ => new GoldenPairEncoder());
 
