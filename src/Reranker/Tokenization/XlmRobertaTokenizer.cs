@@ -280,9 +280,15 @@ public sealed class XlmRobertaTokenizer : Tokenizer
     }
 
     /// <summary>FlagEmbedding's reranker truncation: query to 3/4 of the length, then only the document is cut.</summary>
+    /// <remarks>
+    /// Below 16 tokens, 3/4 of the length plus the special tokens no longer fits, and FlagEmbedding (transformers'
+    /// <c>only_second</c> truncation, which then logs an error and cuts nothing) returns more than
+    /// <paramref name="maxLength"/> ids. Here the query is also capped at what is left beside the special tokens, so
+    /// a pair never exceeds <paramref name="maxLength"/>; from 16 tokens on this changes nothing.
+    /// </remarks>
     internal static (int First, int Second) QueryCapped(int queryLength, int documentLength, int maxLength, int specials)
     {
-        var q = Math.Min(queryLength, maxLength * 3 / 4);
+        var q = Math.Min(queryLength, Math.Min(maxLength * 3 / 4, maxLength - specials));
         var d = Math.Min(documentLength, maxLength);
         d = Math.Min(d, Math.Max(0, maxLength - q - specials));
         return (q, d);
