@@ -385,8 +385,8 @@ public sealed partial class CrossEncoder : IDisposable
         _session.Dispose();
     }
 
-    private PairEncoding Encode(string query, string document) =>
-        _encoder.EncodePair(query, document, Options.MaxLength, Options.Truncation);
+    private PairEncoding Encode(string query, string document, CancellationToken cancellationToken = default) =>
+        _encoder.EncodePair(query, document, Options.MaxLength, Options.Truncation, cancellationToken);
 
     private void ValidatePairs(IReadOnlyList<(string Query, string Document)> pairs)
     {
@@ -416,7 +416,7 @@ public sealed partial class CrossEncoder : IDisposable
         {
             cancellationToken.ThrowIfCancellationRequested();
             var (query, document) = pairs[i];
-            encodings[i] = Encode(query, document);
+            encodings[i] = Encode(query, document, cancellationToken);
             if (encodings[i].IsTruncated)
             {
                 truncated++;

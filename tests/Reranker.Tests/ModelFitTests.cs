@@ -120,7 +120,7 @@ public sealed class ModelFitTests(TinyExportFixture exports) : IClassFixture<Tin
 
         public IEnumerable<(int Id, string What)> ProducibleIds => [];
 
-        public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation) =>
+        public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation, CancellationToken cancellationToken = default) =>
             new([0, 9000, 2, 2, 5, 2], 1, 1, false);
     }
 }

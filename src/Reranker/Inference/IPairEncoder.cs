@@ -15,7 +15,12 @@ internal interface IPairEncoder
     IEnumerable<(int Id, string What)> ProducibleIds { get; }
 
     /// <summary>Encodes a pair with special tokens, truncated to <paramref name="maxLength"/> tokens.</summary>
-    PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation);
+    /// <param name="query">The query.</param>
+    /// <param name="document">The document.</param>
+    /// <param name="maxLength">Most tokens, special tokens included.</param>
+    /// <param name="truncation">How an over-long pair is cut.</param>
+    /// <param name="cancellationToken">Checked while the texts are encoded, also inside one long text.</param>
+    PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The production <see cref="IPairEncoder"/>: the XLM-R tokenizer of the model directory.</summary>
@@ -25,6 +30,6 @@ internal sealed class XlmRobertaPairEncoder(XlmRobertaTokenizer tokenizer) : IPa
 
     public IEnumerable<(int Id, string What)> ProducibleIds => tokenizer.ProducibleIds();
 
-    public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation) =>
-        tokenizer.EncodePair(query, document, maxLength, truncation);
+    public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation, CancellationToken cancellationToken = default) =>
+        tokenizer.EncodePair(query, document, maxLength, truncation, cancellationToken);
 }

@@ -175,11 +175,16 @@ public sealed class XlmRobertaTokenizer : Tokenizer
     /// <param name="text">The text; an empty string gives no ids.</param>
     /// <returns>The ids.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="text"/> is <see langword="null"/>.</exception>
-    public int[] EncodeToIds(string text)
+    public int[] EncodeToIds(string text) => EncodeToIds(text, CancellationToken.None);
+
+    /// <inheritdoc cref="EncodeToIds(string)"/>
+    /// <param name="text">The text; an empty string gives no ids.</param>
+    /// <param name="cancellationToken">Checked while the text is encoded, also inside one long text.</param>
+    internal int[] EncodeToIds(string text, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(text);
         var ids = new List<int>(text.Length / 2);
-        _encoder.Encode(text, ids, null);
+        _encoder.Encode(text, ids, null, cancellationToken);
         return [.. ids];
     }
 
@@ -194,7 +199,16 @@ public sealed class XlmRobertaTokenizer : Tokenizer
     /// <exception cref="ArgumentNullException"><paramref name="query"/> or <paramref name="document"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxLength"/> leaves no room beside the special tokens,
     /// or <paramref name="truncation"/> is not a defined value.</exception>
-    public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation)
+    public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation) =>
+        EncodePair(query, document, maxLength, truncation, CancellationToken.None);
+
+    /// <inheritdoc cref="EncodePair(string, string, int, TruncationStrategy)"/>
+    /// <param name="query">The query.</param>
+    /// <param name="document">The document (passage).</param>
+    /// <param name="maxLength">Most tokens of the pair, special tokens included.</param>
+    /// <param name="truncation">How a pair that is too long is shortened.</param>
+    /// <param name="cancellationToken">Checked while the texts are encoded, also inside one long text.</param>
+    internal PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(document);
@@ -205,8 +219,8 @@ public sealed class XlmRobertaTokenizer : Tokenizer
                 $"A pair needs {specials} special tokens, so the maximum length must be more than {specials}.");
         }
 
-        var q = EncodeToIds(query);
-        var d = EncodeToIds(document);
+        var q = EncodeToIds(query, cancellationToken);
+        var d = EncodeToIds(document, cancellationToken);
         var (qKeep, dKeep) = truncation switch
         {
             TruncationStrategy.LongestFirst => LongestFirst(q.Length, d.Length, maxLength - specials),
@@ -235,7 +249,7 @@ public sealed class XlmRobertaTokenizer : Tokenizer
     /// <remarks>
     /// transformers encodes <c>tokenizer(query, "")</c> this way, because a single call treats an empty second text
     /// as no second text; batched calls, sentence-transformers and FlagEmbedding frame it as a pair with an empty
-    /// document, which is what <see cref="EncodePair"/> does.
+    /// document, which is what <see cref="EncodePair(string, string, int, TruncationStrategy)"/> does.
     /// </remarks>
     /// <param name="text">The text.</param>
     /// <param name="maxLength">Most tokens, special tokens included.</param>

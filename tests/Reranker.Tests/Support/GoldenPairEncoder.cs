@@ -20,7 +20,7 @@ internal sealed class GoldenPairEncoder : IPairEncoder
     public static CrossEncoder CreateCrossEncoder(CrossEncoderOptions? options = null) =>
         CrossEncoder.CreateWithEncoder(TestPaths.TinyModel, options, _ => new GoldenPairEncoder());
 
-    public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation)
+    public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation, CancellationToken cancellationToken = default)
     {
         if (!_rows.TryGetValue((query, document, maxLength, truncation), out var row))
         {
