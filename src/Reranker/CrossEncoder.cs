@@ -20,8 +20,9 @@ namespace Reranker;
 /// <para>
 /// Creating an instance loads the model (seconds and hundreds of megabytes for a large model): create one and reuse
 /// it for the life of the application. All members are safe to call from several threads at once, because each
-/// call gets its own buffers and ONNX Runtime sessions accept concurrent runs; the instance must not be disposed
-/// while calls are in flight.
+/// call gets its own buffers and ONNX Runtime sessions accept concurrent runs. <see cref="Dispose"/> may be called
+/// while calls are in flight: they are stopped and throw <see cref="ObjectDisposedException"/>, and the session is
+/// released only once no run is inside it.
 /// </para>
 /// <para>
 /// The instance owns its ONNX Runtime session and releases it in <see cref="Dispose"/>. Model files are executed
@@ -77,11 +78,16 @@ public sealed partial class CrossEncoder : IDisposable
     /// <exception cref="ArgumentException"><paramref name="modelDirectory"/> is empty or white space.</exception>
     /// <exception cref="ArgumentOutOfRangeException">
     /// <see cref="CrossEncoderOptions.MaxLength"/> exceeds what the model's position table allows
-    /// (<c>max_position_embeddings - 2</c>).
+    /// (<c>max_position_embeddings - 2</c> from <c>config.json</c>, else the rows of the position table in the graph - 2).
     /// </exception>
     /// <exception cref="DirectoryNotFoundException"><paramref name="modelDirectory"/> does not exist.</exception>
     /// <exception cref="FileNotFoundException">The ONNX model, <c>config.json</c> or the tokenizer file is missing.</exception>
-    /// <exception cref="InvalidDataException">The ONNX model, <c>config.json</c> or the tokenizer file is malformed.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The ONNX model, <c>config.json</c> or the tokenizer file is malformed (an empty file included); or they do
+    /// not fit each other: an id the tokenizer can produce is negative or beyond the rows of the model's
+    /// word-embedding table, or <c>config.json</c> declares more <c>max_position_embeddings</c> than the graph's
+    /// position table has. The message names both numbers.
+    /// </exception>
     /// <exception cref="NotSupportedException">
     /// The model is not a one-label sequence classifier: no <c>logits</c> output, more than one label, or inputs other
     /// than <c>input_ids</c>, <c>attention_mask</c> and <c>token_type_ids</c>.
@@ -179,7 +185,11 @@ public sealed partial class CrossEncoder : IDisposable
     /// <returns>One score per pair, in the order of <paramref name="pairs"/>: the sigmoid of the logit, in [0, 1], higher is more relevant. Empty when <paramref name="pairs"/> is empty.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index.</exception>
-    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The model computed a non-finite logit (NaN or infinity) for a pair (the message names its index and the start
+    /// of its texts), or ONNX Runtime failed to run the model (its exception is the inner exception).
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed before or during the call.</exception>
     public float[] Predict(IReadOnlyList<(string Query, string Document)> pairs)
     {
         var scores = PredictLogits(pairs);
@@ -192,7 +202,11 @@ public sealed partial class CrossEncoder : IDisposable
     /// <returns>One logit per pair, in the order of <paramref name="pairs"/>; <see cref="Predict"/> returns their sigmoid. Empty when <paramref name="pairs"/> is empty.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index.</exception>
-    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The model computed a non-finite logit (NaN or infinity) for a pair (the message names its index and the start
+    /// of its texts), or ONNX Runtime failed to run the model (its exception is the inner exception).
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed before or during the call.</exception>
     public float[] PredictLogits(IReadOnlyList<(string Query, string Document)> pairs)
     {
         ValidatePairs(pairs);
@@ -203,8 +217,9 @@ public sealed partial class CrossEncoder : IDisposable
     /// <param name="pairs">The pairs; strings may be empty.</param>
     /// <param name="progress">Receives how many pairs are scored after each batch the model runs; the last report has all of them.</param>
     /// <param name="cancellationToken">
-    /// Stops the call: checked between pairs while tokenizing and between batches, and a batch already running in
-    /// ONNX Runtime is terminated through the call's own <see cref="RunOptions"/>.
+    /// Stops the call: checked between pairs while tokenizing, inside a long text (between words and every 16,384
+    /// characters of one word; normalizing one text is not interrupted) and between batches, and a batch already
+    /// running in ONNX Runtime is terminated through the call's own <see cref="RunOptions"/>.
     /// </param>
     /// <returns>The same scores as <see cref="Predict"/>, in the order of <paramref name="pairs"/>.</returns>
     /// <remarks>
@@ -213,7 +228,11 @@ public sealed partial class CrossEncoder : IDisposable
     /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index.</exception>
-    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The model computed a non-finite logit (NaN or infinity) for a pair (the message names its index and the start
+    /// of its texts), or ONNX Runtime failed to run the model (its exception is the inner exception).
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed before or during the call.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>
     public Task<float[]> PredictAsync(
         IReadOnlyList<(string Query, string Document)> pairs,
@@ -229,7 +248,11 @@ public sealed partial class CrossEncoder : IDisposable
     /// <remarks>Runs like <see cref="PredictAsync"/>; only the sigmoid is left out.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index.</exception>
-    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The model computed a non-finite logit (NaN or infinity) for a pair (the message names its index and the start
+    /// of its texts), or ONNX Runtime failed to run the model (its exception is the inner exception).
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed before or during the call.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>
     public Task<float[]> PredictLogitsAsync(
         IReadOnlyList<(string Query, string Document)> pairs,
@@ -274,7 +297,11 @@ public sealed partial class CrossEncoder : IDisposable
     /// <exception cref="ArgumentNullException"><paramref name="query"/> or <paramref name="documents"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A document is <see langword="null"/>; the message names its index.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="topK"/> is zero or negative.</exception>
-    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The model computed a non-finite logit (NaN or infinity) for a pair (the message names its index and the start
+    /// of its texts), or ONNX Runtime failed to run the model (its exception is the inner exception).
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed before or during the call.</exception>
     public IReadOnlyList<RankedDocument> Rank(string query, IReadOnlyList<string> documents, int? topK = null)
     {
         ValidateRank(query, documents, topK);
@@ -292,7 +319,11 @@ public sealed partial class CrossEncoder : IDisposable
     /// <exception cref="ArgumentNullException"><paramref name="query"/> or <paramref name="documents"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A document is <see langword="null"/>; the message names its index.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="topK"/> is zero or negative.</exception>
-    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The model computed a non-finite logit (NaN or infinity) for a pair (the message names its index and the start
+    /// of its texts), or ONNX Runtime failed to run the model (its exception is the inner exception).
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed before or during the call.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>
     public Task<IReadOnlyList<RankedDocument>> RankAsync(
         string query,
@@ -364,7 +395,7 @@ public sealed partial class CrossEncoder : IDisposable
     /// truncated to <see cref="CrossEncoderOptions.MaxLength"/>.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="query"/> or <paramref name="document"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed before or during the call.</exception>
     public PairEncoding EncodePair(string query, string document)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -373,7 +404,16 @@ public sealed partial class CrossEncoder : IDisposable
         return Encode(query, document);
     }
 
-    /// <summary>Releases the ONNX Runtime session. Later calls throw <see cref="ObjectDisposedException"/>.</summary>
+    /// <summary>
+    /// Releases the ONNX Runtime session; safe while calls are in flight, and safe to call more than once.
+    /// </summary>
+    /// <remarks>
+    /// Calls that start afterwards throw <see cref="ObjectDisposedException"/>. Calls in flight are stopped: a running
+    /// model run is terminated (it stops at the end of its current operator), callers waiting for their turn at the
+    /// model are woken, and each throws <see cref="ObjectDisposedException"/>. The session is released once no run
+    /// is inside ONNX Runtime, after waiting at most 10 seconds; if a run is still inside then, this method returns
+    /// and the last run to leave releases the session. It never throws.
+    /// </remarks>
     public void Dispose()
     {
         if (_disposed)
