@@ -48,4 +48,22 @@ public sealed class DisposeWhileScoringTests
         Assert.True(process.ExitCode == 0, $"probe exit code {process.ExitCode} (139 = SIGSEGV, 134 = SIGABRT, 3 = stranded caller, 2 = undocumented exception):\n{output}");
         Assert.Contains("ok: 10 rounds", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_call_in_flight_when_Dispose_runs_throws_ObjectDisposedException_and_later_calls_too()
+    {
+        // In-process and deterministic: Dispose runs right before the call's model run (the test seam), as a host
+        // shutting down would between two batches.
+        var encoder = CrossEncoder.Create(TestPaths.TinyModel);
+        encoder.BeforeModelRun = encoder.Dispose;
+        using var cts = new CancellationTokenSource();
+        var e = await Assert.ThrowsAsync<ObjectDisposedException>(() => encoder.RankAsync("질문", ["문서 하나", "문서 둘"], cancellationToken: cts.Token));
+        Assert.Contains("disposed", e.Message, StringComparison.Ordinal);
+
+        Assert.Throws<ObjectDisposedException>(() => encoder.Predict([("q", "d")]));
+        Assert.Throws<ObjectDisposedException>(() => encoder.Rank("q", ["d"]));
+        Assert.Throws<ObjectDisposedException>(() => encoder.EncodePair("q", "d"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => encoder.PredictAsync([("q", "d")]));
+        encoder.Dispose();
+    }
 }
