@@ -20,8 +20,9 @@ namespace Reranker;
 /// <para>
 /// Creating an instance loads the model (seconds and hundreds of megabytes for a large model): create one and reuse
 /// it for the life of the application. All members are safe to call from several threads at once, because each
-/// call gets its own buffers and ONNX Runtime sessions accept concurrent runs; the instance must not be disposed
-/// while calls are in flight.
+/// call gets its own buffers and ONNX Runtime sessions accept concurrent runs. <see cref="Dispose"/> may be called
+/// while calls are in flight: they are stopped and throw <see cref="ObjectDisposedException"/>, and the session is
+/// released only once no run is inside it.
 /// </para>
 /// <para>
 /// The instance owns its ONNX Runtime session and releases it in <see cref="Dispose"/>. Model files are executed
@@ -85,11 +86,16 @@ public sealed partial class CrossEncoder : IDisposable
     /// <exception cref="ArgumentException"><paramref name="modelDirectory"/> is empty or white space.</exception>
     /// <exception cref="ArgumentOutOfRangeException">
     /// <see cref="CrossEncoderOptions.MaxLength"/> exceeds what the model's position table allows
-    /// (<c>max_position_embeddings - 2</c>).
+    /// (<c>max_position_embeddings - 2</c> from <c>config.json</c>, else the rows of the position table in the graph - 2).
     /// </exception>
     /// <exception cref="DirectoryNotFoundException"><paramref name="modelDirectory"/> does not exist.</exception>
     /// <exception cref="FileNotFoundException">The ONNX model, <c>config.json</c> or the tokenizer file is missing.</exception>
-    /// <exception cref="InvalidDataException">The ONNX model, <c>config.json</c> or the tokenizer file is malformed.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The ONNX model, <c>config.json</c> or the tokenizer file is malformed (an empty file included); or they do
+    /// not fit each other: an id the tokenizer can produce is negative or beyond the rows of the model's
+    /// word-embedding table, or <c>config.json</c> declares more <c>max_position_embeddings</c> than the graph's
+    /// position table has. The message names both numbers.
+    /// </exception>
     /// <exception cref="NotSupportedException">
     /// The model is not a one-label sequence classifier: no <c>logits</c> output, more than one label, or inputs other
     /// than <c>input_ids</c>, <c>attention_mask</c> and <c>token_type_ids</c>.
@@ -145,6 +151,7 @@ public sealed partial class CrossEncoder : IDisposable
                 throw new InvalidDataException($"The tokenizer in '{directory}' is malformed: {e.Message}", e);
             }
 
+            CheckFit(modelPath, encoder, config, configPath, options.MaxLength);
             var info = ModelInfo.Describe(directory, modelPath, session.IsDynamicallyQuantized, encoder);
             var logger = options.LoggerFactory?.CreateLogger("Reranker.CrossEncoder") ?? NullLogger.Instance;
             Log.ModelLoaded(
@@ -195,12 +202,35 @@ public sealed partial class CrossEncoder : IDisposable
         return $"ONNX model not found: '{modelPath}', and the directory has no .onnx file. Export a model with 'reranker export' or load one by id with CrossEncoder.FromPretrainedAsync.";
     }
 
+    /// <summary>Checks the tokenizer's ids, config.json and MaxLength against the embedding tables of the model graph.</summary>
+    private static void CheckFit(string modelPath, IPairEncoder encoder, ModelConfig config, string configPath, int maxLength)
+    {
+        OnnxGraphSummary graph;
+        try
+        {
+            graph = OnnxGraphSummary.Read(modelPath);
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or OverflowException)
+        {
+            // ONNX Runtime loaded the file, so it is valid protobuf: an encoding this reader does not follow leaves
+            // the tables unknown, and the checks are skipped (as for a graph that does not show them).
+            return;
+        }
+
+        var (words, positions) = ModelFit.FindEmbeddingTables(graph);
+        ModelFit.Check(modelPath, words, positions, encoder.ProducibleIds, config, configPath, maxLength);
+    }
+
     /// <summary>Scores (query, document) pairs.</summary>
     /// <param name="pairs">The pairs; strings may be empty.</param>
     /// <returns>One score per pair, in the order of <paramref name="pairs"/>: the sigmoid of the logit, in [0, 1], higher is more relevant. Empty when <paramref name="pairs"/> is empty.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), a query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
-    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The model computed a non-finite logit (NaN or infinity) for a pair (the message names its index and the start
+    /// of its texts), or ONNX Runtime failed to run the model (its exception is the inner exception).
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed before or during the call.</exception>
     public float[] Predict(IReadOnlyList<(string Query, string Document)> pairs)
     {
         var scores = PredictLogits(pairs);
@@ -213,7 +243,11 @@ public sealed partial class CrossEncoder : IDisposable
     /// <returns>One logit per pair, in the order of <paramref name="pairs"/>; <see cref="Predict"/> returns their sigmoid. Empty when <paramref name="pairs"/> is empty.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), a query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
-    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The model computed a non-finite logit (NaN or infinity) for a pair (the message names its index and the start
+    /// of its texts), or ONNX Runtime failed to run the model (its exception is the inner exception).
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed before or during the call.</exception>
     public float[] PredictLogits(IReadOnlyList<(string Query, string Document)> pairs)
     {
         ValidatePairs(pairs);
@@ -224,8 +258,9 @@ public sealed partial class CrossEncoder : IDisposable
     /// <param name="pairs">The pairs; strings may be empty.</param>
     /// <param name="progress">Receives how many pairs (with chunking, (query, chunk) pairs) are scored after each batch the model runs; the last report has all of them.</param>
     /// <param name="cancellationToken">
-    /// Stops the call: checked between pairs while tokenizing and between batches, and a batch already running in
-    /// ONNX Runtime is terminated through the call's own <see cref="RunOptions"/>.
+    /// Stops the call: checked between pairs while tokenizing, inside a long text (between words and every 16,384
+    /// characters of one word; normalizing one text is not interrupted) and between batches, and a batch already
+    /// running in ONNX Runtime is terminated through the call's own <see cref="RunOptions"/>.
     /// </param>
     /// <returns>The same scores as <see cref="Predict"/>, in the order of <paramref name="pairs"/>.</returns>
     /// <remarks>
@@ -234,7 +269,11 @@ public sealed partial class CrossEncoder : IDisposable
     /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), a query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
-    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The model computed a non-finite logit (NaN or infinity) for a pair (the message names its index and the start
+    /// of its texts), or ONNX Runtime failed to run the model (its exception is the inner exception).
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed before or during the call.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>
     public Task<float[]> PredictAsync(
         IReadOnlyList<(string Query, string Document)> pairs,
@@ -250,7 +289,11 @@ public sealed partial class CrossEncoder : IDisposable
     /// <remarks>Runs like <see cref="PredictAsync"/>; only the sigmoid is left out.</remarks>
     /// <exception cref="ArgumentNullException"><paramref name="pairs"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A query or document in <paramref name="pairs"/> is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), a query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
-    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The model computed a non-finite logit (NaN or infinity) for a pair (the message names its index and the start
+    /// of its texts), or ONNX Runtime failed to run the model (its exception is the inner exception).
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed before or during the call.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>
     public Task<float[]> PredictLogitsAsync(
         IReadOnlyList<(string Query, string Document)> pairs,
@@ -295,7 +338,11 @@ public sealed partial class CrossEncoder : IDisposable
     /// <exception cref="ArgumentNullException"><paramref name="query"/> or <paramref name="documents"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A document is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), the query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="topK"/> is zero or negative.</exception>
-    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The model computed a non-finite logit (NaN or infinity) for a pair (the message names its index and the start
+    /// of its texts), or ONNX Runtime failed to run the model (its exception is the inner exception).
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed before or during the call.</exception>
     public IReadOnlyList<RankedDocument> Rank(string query, IReadOnlyList<string> documents, int? topK = null)
     {
         ValidateRank(query, documents, topK);
@@ -313,7 +360,11 @@ public sealed partial class CrossEncoder : IDisposable
     /// <exception cref="ArgumentNullException"><paramref name="query"/> or <paramref name="documents"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A document is <see langword="null"/>; the message names its index. Or, when chunking (<see cref="CrossEncoderOptions.LongDocuments"/>), the query leaves no room for a document that must be split (see <see cref="ScorePairs"/>).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="topK"/> is zero or negative.</exception>
-    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The model computed a non-finite logit (NaN or infinity) for a pair (the message names its index and the start
+    /// of its texts), or ONNX Runtime failed to run the model (its exception is the inner exception).
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed before or during the call.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (thrown by the returned task).</exception>
     public Task<IReadOnlyList<RankedDocument>> RankAsync(
         string query,
@@ -383,7 +434,7 @@ public sealed partial class CrossEncoder : IDisposable
     /// truncated to <see cref="CrossEncoderOptions.MaxLength"/>.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="query"/> or <paramref name="document"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ObjectDisposedException">The instance has been disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The instance was disposed before or during the call.</exception>
     public PairEncoding EncodePair(string query, string document)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -392,7 +443,16 @@ public sealed partial class CrossEncoder : IDisposable
         return Encode(query, document);
     }
 
-    /// <summary>Releases the ONNX Runtime session. Later calls throw <see cref="ObjectDisposedException"/>.</summary>
+    /// <summary>
+    /// Releases the ONNX Runtime session; safe while calls are in flight, and safe to call more than once.
+    /// </summary>
+    /// <remarks>
+    /// Calls that start afterwards throw <see cref="ObjectDisposedException"/>. Calls in flight are stopped: a running
+    /// model run is terminated (it stops at the end of its current operator), callers waiting for their turn at the
+    /// model are woken, and each throws <see cref="ObjectDisposedException"/>. The session is released once no run
+    /// is inside ONNX Runtime, after waiting at most 10 seconds; if a run is still inside then, this method returns
+    /// and the last run to leave releases the session. It never throws.
+    /// </remarks>
     public void Dispose()
     {
         if (_disposed)
@@ -404,8 +464,8 @@ public sealed partial class CrossEncoder : IDisposable
         _session.Dispose();
     }
 
-    private PairEncoding Encode(string query, string document) =>
-        _encoder.EncodePair(query, document, Options.MaxLength, Options.Truncation);
+    private PairEncoding Encode(string query, string document, CancellationToken cancellationToken = default) =>
+        _encoder.EncodePair(query, document, Options.MaxLength, Options.Truncation, cancellationToken);
 
     private void ValidatePairs(IReadOnlyList<(string Query, string Document)> pairs)
     {
@@ -435,7 +495,7 @@ public sealed partial class CrossEncoder : IDisposable
         {
             cancellationToken.ThrowIfCancellationRequested();
             var (query, document) = pairs[i];
-            encodings[i] = Encode(query, document);
+            encodings[i] = Encode(query, document, cancellationToken);
             if (encodings[i].IsTruncated)
             {
                 truncated++;
@@ -456,7 +516,7 @@ public sealed partial class CrossEncoder : IDisposable
     /// which the token's callback terminates, so a long batch stops mid-run; ONNX Runtime's error for the terminated
     /// run becomes an <see cref="OperationCanceledException"/>.
     /// </summary>
-    private float[] RunLogits(PairEncoding[] encodings, IProgress<ScoringProgress>? progress, CancellationToken cancellationToken)
+    private float[] RunLogits(IReadOnlyList<(string Query, string Document)> pairs, PairEncoding[] encodings, IProgress<ScoringProgress>? progress, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var ids = new int[encodings.Length][];
@@ -481,7 +541,9 @@ public sealed partial class CrossEncoder : IDisposable
         var batchSize = _session.IsDynamicallyQuantized ? 1 : Options.BatchSize;
         if (!cancellationToken.CanBeCanceled)
         {
-            return _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions: null, OnBatch);
+            var logits = _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions: null, OnBatch);
+            EnsureFinite(logits, pairs);
+            return logits;
         }
 
         // Disposal order matters: the registration goes first, which waits for a running callback, so the
@@ -490,19 +552,38 @@ public sealed partial class CrossEncoder : IDisposable
         using var registration = cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions);
         try
         {
-            return _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions, OnBatch, BeforeModelRun, cancellationToken);
+            var logits = _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions, OnBatch, BeforeModelRun, cancellationToken);
+            EnsureFinite(logits, pairs);
+            return logits;
         }
         catch (OperationCanceledException)
         {
             Log.ScoringCancelled(_logger, scored, total);
             throw;
         }
-        catch (OnnxRuntimeException e) when (cancellationToken.IsCancellationRequested)
+    }
+
+    /// <summary>
+    /// Refuses a non-finite logit: NaN or infinity is no relevance score (a model with broken weights, or one that
+    /// overflows float32 on this input), and it would sort arbitrarily in <see cref="Rank"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A logit is NaN or infinite; the message names the first such pair.</exception>
+    private static void EnsureFinite(float[] logits, IReadOnlyList<(string Query, string Document)> pairs)
+    {
+        for (var i = 0; i < logits.Length; i++)
         {
-            Log.ScoringCancelled(_logger, scored, total);
-            throw new OperationCanceledException("Scoring was cancelled while the model was running.", e, cancellationToken);
+            if (!float.IsFinite(logits[i]))
+            {
+                var (query, document) = pairs[i];
+                throw new InvalidOperationException(
+                    $"The model computed a non-finite logit ({logits[i].ToString(System.Globalization.CultureInfo.InvariantCulture)}) for pair {i} " +
+                    $"(query \"{Preview(query)}\", document \"{Preview(document)}\"); expected a finite number. " +
+                    "The model's weights are broken, or it overflows float32 on this input.");
+            }
         }
     }
+
+    private static string Preview(string text) => text.Length <= 40 ? text : string.Concat(text.AsSpan(0, 40), "…");
 
     /// <summary>One query against many documents, as pairs, without copying.</summary>
     private sealed class QueryPairs(string query, IReadOnlyList<string> documents) : IReadOnlyList<(string Query, string Document)>

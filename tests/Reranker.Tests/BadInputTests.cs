@@ -54,6 +54,29 @@ public sealed class BadInputTests
         Assert.Equal(directory.File("tokenizer.json"), e.FileName);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3)]
+    public void Empty_or_cut_sentencepiece_model_throws_InvalidDataException_naming_the_file(int length)
+    {
+        using var directory = new TempModelDirectory();
+        directory.Delete("tokenizer.json");
+        directory.Write("sentencepiece.bpe.model", File.ReadAllBytes(directory.File("sentencepiece.bpe.model"))[..length]);
+        var e = Assert.Throws<InvalidDataException>(() => CrossEncoder.Create(directory.Path));
+        Assert.Contains(directory.File("sentencepiece.bpe.model"), e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Empty_config_object_loads_and_the_graph_supplies_the_limits()
+    {
+        // Decision: every config.json field is optional; the model graph is the authority (one logit, its tables).
+        using var directory = new TempModelDirectory();
+        directory.Write("config.json", "{}");
+        using var encoder = CrossEncoder.Create(directory.Path);
+        Assert.InRange(encoder.Predict([("질문", "문서")])[0], 0f, 1f);
+        Assert.Throws<ArgumentOutOfRangeException>(() => CrossEncoder.Create(directory.Path, new CrossEncoderOptions { MaxLength = 8193 }));
+    }
+
     public static TheoryData<string, byte[]> MalformedModels() => new()
     {
         { "garbage", "this is not an ONNX protobuf, just text \u0001\u0002\u00ff"u8.ToArray() },

@@ -83,7 +83,7 @@ public sealed partial class CrossEncoder
         if (settings.Strategy == LongDocumentStrategy.Truncate)
         {
             var encodings = EncodeAll(pairs, cancellationToken);
-            var logits = RunLogits(encodings, progress, cancellationToken);
+            var logits = RunLogits(pairs, encodings, progress, cancellationToken);
             var whole = new PairScore[logits.Length];
             var scores = (float[])logits.Clone();
             Sigmoid(scores);
@@ -106,6 +106,7 @@ public sealed partial class CrossEncoder
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var chunks = new List<PairEncoding>(pairs.Count);
+        var chunkTexts = new List<(string Query, string Document)>(pairs.Count);
         var plans = new ChunkPlan[pairs.Count];
         var firstChunk = new int[pairs.Count + 1];
         string? budgetQuery = null;
@@ -136,12 +137,15 @@ public sealed partial class CrossEncoder
             foreach (var span in plan.Spans)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                chunks.Add(Encode(query, span.Length == document.Length ? document : document.Substring(span.Start, span.Length)));
+                var text = span.Length == document.Length ? document : document.Substring(span.Start, span.Length);
+                chunkTexts.Add((query, text));
+                chunks.Add(Encode(query, text, cancellationToken));
             }
         }
 
         firstChunk[pairs.Count] = chunks.Count;
-        var logits = RunLogits([.. chunks], progress, cancellationToken);
+        // A non-finite logit names the (query, chunk) pair: its index counts chunks, its text is the chunk's.
+        var logits = RunLogits(chunkTexts, [.. chunks], progress, cancellationToken);
 
         var results = new PairScore[pairs.Count];
         var best = new float[pairs.Count];

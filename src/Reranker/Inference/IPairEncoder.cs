@@ -14,8 +14,16 @@ internal interface IPairEncoder
     /// <summary>Number of special tokens a pair adds (4 for XLM-R).</summary>
     int PairSpecialTokenCount { get; }
 
+    /// <summary>Every id the encoder can produce, with what produces it (checked against the model's embedding table).</summary>
+    IEnumerable<(int Id, string What)> ProducibleIds { get; }
+
     /// <summary>Encodes a pair with special tokens, truncated to <paramref name="maxLength"/> tokens.</summary>
-    PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation);
+    /// <param name="query">The query.</param>
+    /// <param name="document">The document.</param>
+    /// <param name="maxLength">Most tokens, special tokens included.</param>
+    /// <param name="truncation">How an over-long pair is cut.</param>
+    /// <param name="cancellationToken">Checked while the texts are encoded, also inside one long text.</param>
+    PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation, CancellationToken cancellationToken = default);
 
     /// <summary>Tokens of one text without special tokens, as <see cref="EncodePair"/> counts them before truncating.</summary>
     int CountTokens(string text);
@@ -29,9 +37,12 @@ internal sealed class XlmRobertaPairEncoder(XlmRobertaTokenizer tokenizer) : IPa
     public int PairSpecialTokenCount => tokenizer.PairSpecialTokenCount;
 
     public int CountTokens(string text) => tokenizer.EncodeToIds(text).Length;
+
     /// <summary>Whether the ids are those of the Hugging Face fast tokenizer (<c>tokenizer.json</c>), not the SentencePiece fallback.</summary>
     public bool MatchesHuggingFace => tokenizer.MatchesHuggingFace;
 
-    public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation) =>
-        tokenizer.EncodePair(query, document, maxLength, truncation);
+    public IEnumerable<(int Id, string What)> ProducibleIds => tokenizer.ProducibleIds();
+
+    public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation, CancellationToken cancellationToken = default) =>
+        tokenizer.EncodePair(query, document, maxLength, truncation, cancellationToken);
 }

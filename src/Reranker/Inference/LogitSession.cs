@@ -12,6 +12,11 @@ namespace Reranker.Inference;
 /// exactly the inputs the model declares and runs length-sorted, padded batches. <see cref="Run"/> is safe to call
 /// from several threads at once: each call rents its own buffers, and ONNX Runtime's <c>Run</c> is thread-safe.
 /// </summary>
+/// <remarks>
+/// <see cref="Dispose"/> may be called while runs are in flight: it terminates them, wakes the callers queued at the
+/// run gate (both then throw <see cref="ObjectDisposedException"/>), and releases the native session only once no
+/// caller is inside it; see <see cref="DisposeWait"/>.
+/// </remarks>
 internal sealed class LogitSession : IDisposable
 {
     internal const string InputIdsName = "input_ids";
@@ -38,7 +43,16 @@ internal sealed class LogitSession : IDisposable
     private readonly bool _logitsWidthIsSymbolic;
     private readonly SemaphoreSlim _runGate;
 
-    private LogitSession(InferenceSession session, SessionOptions sessionOptions, string[] inputNames, InputKind[] inputKinds, bool logitsWidthIsSymbolic, bool dynamicallyQuantized, AttentionRewriteResult? attention, bool rejectsPadding)
+    // Lifetime: every run registers here (under _lifetime) before it touches the native session and leaves after
+    // its outputs are copied, so Dispose knows whom to terminate and when the session is free to release.
+    private readonly object _lifetime = new();
+    private readonly HashSet<RunOptions> _activeRunOptions = new(ReferenceEqualityComparer.Instance);
+    private readonly CancellationTokenSource _disposing = new();
+    private int _activeRuns;
+    private bool _disposed;
+    private bool _releaseDeferred;
+
+        private LogitSession(InferenceSession session, SessionOptions sessionOptions, string[] inputNames, InputKind[] inputKinds, bool logitsWidthIsSymbolic, bool dynamicallyQuantized, AttentionRewriteResult? attention, bool rejectsPadding)
     {
         IsDynamicallyQuantized = dynamicallyQuantized;
         Attention = attention;
@@ -93,6 +107,14 @@ internal sealed class LogitSession : IDisposable
     /// <param name="processorCount">Logical processors available to the process.</param>
     internal static int ConcurrentRunLimit(int intraOpNumThreads, int processorCount) =>
         intraOpNumThreads <= 0 ? 1 : Math.Max(1, processorCount / intraOpNumThreads);
+
+    /// <summary>
+    /// How long <see cref="Dispose"/> waits for terminated runs to leave the native session. A terminated run stops
+    /// at the end of the operator it is in (milliseconds; one attention operator at 8192 tokens of a large model can
+    /// take a second or two). If runs are still inside after this, Dispose returns and the last of them releases the
+    /// session as it leaves: never while one is inside.
+    /// </summary>
+    public static readonly TimeSpan DisposeWait = TimeSpan.FromSeconds(10);
 
     /// <summary>The model inputs this session feeds, in the model's order.</summary>
     public IReadOnlyList<string> InputNames => _inputNames;
@@ -470,39 +492,16 @@ internal sealed class LogitSession : IDisposable
                 // Batches run shortest first, so once a call reaches this length its later batches are as long.
                 (runOptions ?? ownRunOptions!).AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
             }
-            var gated = GateRuns;
-            if (gated && !_runGate.Wait(0))
-            {
-                // Queued behind other callers: a cancelled call leaves the queue (a started run stops through runOptions).
-                _runGate.Wait(cancellationToken);
-            }
-
-            IDisposableReadOnlyCollection<OrtValue> outputs;
+            var activeRunOptions = runOptions ?? ownRunOptions!;
+            Enter(activeRunOptions);
             try
             {
-                outputs = _session.Run(runOptions ?? ownRunOptions!, _inputNames, values, OutputNames);
+                RunEntered(values, batchSize, sequenceLength, logits, activeRunOptions, cancellationToken);
             }
             finally
             {
-                if (gated)
-                {
-                    _runGate.Release();
-                }
+                Exit(activeRunOptions);
             }
-
-            using var disposeOutputs = outputs;
-            var output = outputs[0];
-            var outputShape = output.GetTensorTypeAndShape().Shape;
-            if (outputShape.Length != 2 || outputShape[0] != batchSize || outputShape[1] != 1)
-            {
-                var message = $"The model's '{LogitsName}' output has shape [{string.Join(", ", outputShape)}] for a batch of {batchSize}; expected [{batchSize}, 1].";
-                throw _logitsWidthIsSymbolic && outputShape.Length == 2 && outputShape[0] == batchSize
-                    ? new NotSupportedException(message + " A cross-encoder reranker outputs exactly one logit per pair.")
-                    : new InvalidOperationException(message);
-            }
-
-            // The span points into native memory owned by 'outputs': copy before it is disposed.
-            output.GetTensorDataAsSpan<float>().CopyTo(logits);
         }
         finally
         {
@@ -518,11 +517,165 @@ internal sealed class LogitSession : IDisposable
         }
     }
 
-    /// <inheritdoc/>
+    /// <summary>The part of <see cref="RunPadded"/> that uses the native session: between <see cref="Enter"/> and <see cref="Exit"/>.</summary>
+    private void RunEntered(OrtValue[] values, int batchSize, int sequenceLength, Span<float> logits, RunOptions runOptions, CancellationToken cancellationToken)
+    {
+        var gated = GateRuns;
+        if (gated && !_runGate.Wait(0))
+        {
+            // Queued behind other callers: a cancelled call or a Dispose takes the caller out of the queue (a
+            // started run stops through runOptions).
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
+            try
+            {
+                _runGate.Wait(linked.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                throw Disposed(null);
+            }
+        }
+
+        IDisposableReadOnlyCollection<OrtValue> outputs;
+        try
+        {
+            outputs = _session.Run(runOptions, _inputNames, values, OutputNames);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            // A terminated run fails with ORT's error "Exiting due to terminate flag": say why it was terminated.
+            if (Volatile.Read(ref _disposed))
+            {
+                throw Disposed(e);
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("Scoring was cancelled while the model was running.", e, cancellationToken);
+            }
+
+            throw new InvalidOperationException(
+                $"ONNX Runtime failed to run the model on a batch of {batchSize} × {sequenceLength} tokens: {e.Message} " +
+                "Expected the model to accept the token ids of its own tokenizer.",
+                e);
+        }
+        finally
+        {
+            if (gated)
+            {
+                _runGate.Release();
+            }
+        }
+
+        using var disposeOutputs = outputs;
+        var output = outputs[0];
+        var outputShape = output.GetTensorTypeAndShape().Shape;
+        if (outputShape.Length != 2 || outputShape[0] != batchSize || outputShape[1] != 1)
+        {
+            var message = $"The model's '{LogitsName}' output has shape [{string.Join(", ", outputShape)}] for a batch of {batchSize}; expected [{batchSize}, 1].";
+            throw _logitsWidthIsSymbolic && outputShape.Length == 2 && outputShape[0] == batchSize
+                ? new NotSupportedException(message + " A cross-encoder reranker outputs exactly one logit per pair.")
+                : new InvalidOperationException(message);
+        }
+
+        // The span points into native memory owned by 'outputs': copy before it is disposed.
+        output.GetTensorDataAsSpan<float>().CopyTo(logits);
+    }
+
+    /// <summary>Registers a run that is about to use the native session.</summary>
+    /// <exception cref="ObjectDisposedException">The session has been disposed.</exception>
+    private void Enter(RunOptions runOptions)
+    {
+        lock (_lifetime)
+        {
+            if (_disposed)
+            {
+                throw Disposed(null);
+            }
+
+            _activeRuns++;
+            _activeRunOptions.Add(runOptions);
+        }
+    }
+
+    /// <summary>Unregisters a run; the last run to leave a disposed session wakes Dispose or releases the session itself.</summary>
+    private void Exit(RunOptions runOptions)
+    {
+        lock (_lifetime)
+        {
+            _activeRuns--;
+            _activeRunOptions.Remove(runOptions);
+            if (_activeRuns == 0 && _disposed)
+            {
+                if (_releaseDeferred)
+                {
+                    _releaseDeferred = false;
+                    ReleaseNative();
+                }
+
+                Monitor.PulseAll(_lifetime);
+            }
+        }
+    }
+
+    private static ObjectDisposedException Disposed(Exception? inner)
+    {
+        const string message = "The CrossEncoder has been disposed: create a new instance to score (calls in flight when it was disposed are stopped).";
+        return inner is null ? new ObjectDisposedException(nameof(CrossEncoder), message) : new ObjectDisposedException(message, inner);
+    }
+
+    /// <summary>Whether <see cref="Dispose"/> has been called.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed);
+
+    /// <summary>
+    /// Stops runs in flight (their <see cref="RunOptions"/> are terminated, callers queued at the run gate are
+    /// woken; both throw <see cref="ObjectDisposedException"/>) and releases the native session once none is inside
+    /// it, waiting at most <see cref="DisposeWait"/>. Later runs throw <see cref="ObjectDisposedException"/>.
+    /// </summary>
     public void Dispose()
+    {
+        lock (_lifetime)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _disposed, true);
+            foreach (var runOptions in _activeRunOptions)
+            {
+                runOptions.Terminate = true;
+            }
+        }
+
+        // Outside the lock: cancelling runs the gate waiters' callbacks.
+        _disposing.Cancel();
+        lock (_lifetime)
+        {
+            var started = Stopwatch.GetTimestamp();
+            while (_activeRuns > 0)
+            {
+                var left = DisposeWait - Stopwatch.GetElapsedTime(started);
+                if (left <= TimeSpan.Zero)
+                {
+                    // Runs still inside: the last one to leave releases the session (Exit).
+                    _releaseDeferred = true;
+                    return;
+                }
+
+                Monitor.Wait(_lifetime, left);
+            }
+
+            ReleaseNative();
+        }
+    }
+
+    private void ReleaseNative()
     {
         _session.Dispose();
         _sessionOptions.Dispose();
         _runGate.Dispose();
+        _disposing.Dispose();
     }
 }

@@ -17,6 +17,11 @@ internal sealed record ModelConfig(int? LabelCount, int? MaxPositionEmbeddings)
     public int? MaxSequenceLength => MaxPositionEmbeddings - PositionOffset;
 
     /// <summary>Reads and checks <c>config.json</c>.</summary>
+    /// <remarks>
+    /// Only a JSON object is required: every field is optional and checked when present (<c>{}</c> loads). The model
+    /// graph is the authority for what the file leaves out: the <c>logits</c> width and, through
+    /// <see cref="ModelFit"/>, the embedding and position tables.
+    /// </remarks>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a JSON object or a field has the wrong type.</exception>
     /// <exception cref="NotSupportedException">The model has more than one label.</exception>

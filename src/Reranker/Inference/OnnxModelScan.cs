@@ -78,7 +78,8 @@ internal static class OnnxModelScan
                 continue;
             }
 
-            var graphEnd = checked(stream.Position + (long)ReadVarint(stream));
+            var graphLength = (long)ReadVarint(stream);
+            var graphEnd = checked(stream.Position + graphLength);
             while (stream.Position < graphEnd)
             {
                 var (graphField, graphWire) = ReadTag(stream);

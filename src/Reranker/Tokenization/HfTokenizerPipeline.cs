@@ -8,8 +8,9 @@ namespace Reranker.Tokenization;
 internal interface ITextEncoder
 {
     /// <summary>Appends the ids of <paramref name="text"/> (no special tokens). <paramref name="pieces"/>, when given,
-    /// receives the normalized text each id covers.</summary>
-    void Encode(string text, List<int> ids, List<string>? pieces);
+    /// receives the normalized text each id covers. <paramref name="cancellationToken"/> is checked while the text is
+    /// encoded (between words, and every few thousand characters inside one), so a long text can be abandoned.</summary>
+    void Encode(string text, List<int> ids, List<string>? pieces, CancellationToken cancellationToken = default);
 
     /// <summary>The piece an id stands for, or <see langword="null"/> if the id is unknown.</summary>
     string? IdToPiece(int id);
@@ -52,7 +53,7 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
         : (uint)id < (uint)_model.VocabularySize ? _model.Vocabulary[id].Piece
         : null;
 
-    public void Encode(string text, List<int> ids, List<string>? pieces)
+    public void Encode(string text, List<int> ids, List<string>? pieces, CancellationToken cancellationToken = default)
     {
         text = TextSanitizer.ReplaceLoneSurrogates(text);
         var splits = new List<TextSplit>();
@@ -67,6 +68,7 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
                 continue;
             }
 
+            cancellationToken.ThrowIfCancellationRequested();
             var part = text[split.Start..split.End];
             if (_normalizer is not null)
             {
@@ -76,9 +78,10 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
             words.Clear();
             words.Add(part);
             _preTokenizer?.PreTokenize(words, split.Start == 0);
+            cancellationToken.ThrowIfCancellationRequested();
             foreach (var word in words)
             {
-                _model.Encode(word, ids, pieces);
+                _model.Encode(word, ids, pieces, cancellationToken);
             }
         }
     }

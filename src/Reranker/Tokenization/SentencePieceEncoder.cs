@@ -55,10 +55,23 @@ internal sealed class SentencePieceEncoder : ITextEncoder
             bytes = buffer.ToArray();
         }
 
+        if (bytes.Length == 0)
+        {
+            throw new InvalidDataException($"'{sourceName}' is empty (0 bytes); expected a SentencePiece model (protobuf ModelProto with pieces).");
+        }
+
         SentencePieceTokenizer tokenizer;
         try
         {
             tokenizer = SentencePieceTokenizer.Create(new MemoryStream(bytes), addBeginningOfSentence: false, addEndOfSentence: false);
+            if (tokenizer.Vocabulary.Count == 0)
+            {
+                throw new InvalidDataException($"'{sourceName}' has no pieces; expected a SentencePiece model with a vocabulary.");
+            }
+        }
+        catch (InvalidDataException)
+        {
+            throw;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -111,8 +124,10 @@ internal sealed class SentencePieceEncoder : ITextEncoder
         };
     }
 
-    public void Encode(string text, List<int> ids, List<string>? pieces)
+    public void Encode(string text, List<int> ids, List<string>? pieces, CancellationToken cancellationToken = default)
     {
+        // Microsoft.ML.Tokenizers cannot be interrupted: this fallback checks the token only before each text.
+        cancellationToken.ThrowIfCancellationRequested();
         text = RemoveDeleted(TextSanitizer.ReplaceLoneSurrogates(text));
         var tokens = _tokenizer.EncodeToTokens(text, out var normalized, addBeginningOfSentence: false, addEndOfSentence: false);
         var previousUnknown = false;

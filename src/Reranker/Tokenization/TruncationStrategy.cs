@@ -12,7 +12,8 @@ public enum TruncationStrategy
     /// <summary>
     /// FlagEmbedding's <c>FlagReranker</c>: the query is capped at <c>maxLength * 3 / 4</c> tokens, the document at
     /// <c>maxLength</c> tokens, then only the document is shortened until the pair fits, so a long document never
-    /// pushes the query out.
+    /// pushes the query out. Below a <c>maxLength</c> of 16, where FlagEmbedding itself would exceed the length, the
+    /// query is also capped at <c>maxLength</c> minus the special tokens, so no pair is ever longer than <c>maxLength</c>.
     /// </summary>
     QueryCapped = 1,
 }

@@ -59,7 +59,7 @@ internal sealed class UnigramModel
 
     /// <summary>Appends the ids of one pre-tokenized piece to <paramref name="ids"/> and, when given, the text each id
     /// covers to <paramref name="tokens"/>.</summary>
-    public void Encode(string text, List<int> ids, List<string>? tokens = null)
+    public void Encode(string text, List<int> ids, List<string>? tokens = null, CancellationToken cancellationToken = default)
     {
         var n = text.Length;
         if (n == 0)
@@ -78,6 +78,12 @@ internal sealed class UnigramModel
         var pos = 0;
         while (pos < n)
         {
+            if ((pos & 0x3FFF) == 0)
+            {
+                // One word can be a whole document (text without spaces): stay cancellable inside it.
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
             var scoreHere = best[pos].Score;
             var charLength = char.IsHighSurrogate(text[pos]) && pos + 1 < n && char.IsLowSurrogate(text[pos + 1]) ? 2 : 1;
             var hasSingleCharPiece = false;

@@ -147,15 +147,44 @@ public sealed class XlmRobertaTokenizer : Tokenizer
         return new XlmRobertaTokenizer(encoder, template, padId: 1, unknownId: 3, isExact: false);
     }
 
+    /// <summary>
+    /// Every id this tokenizer can put into a pair, with what produces it (added tokens and template specials first,
+    /// so that a mismatch names the most specific source), for checking against the model's embedding table.
+    /// </summary>
+    internal IEnumerable<(int Id, string What)> ProducibleIds()
+    {
+        if (_encoder is HfTokenizerPipeline pipeline)
+        {
+            foreach (var token in pipeline.AddedTokens)
+            {
+                yield return (token.Id, $"the added token '{token.Content}'");
+            }
+        }
+
+        foreach (var id in _template.Prefix.Concat(_template.Middle).Concat(_template.Suffix).Concat(_template.SinglePrefix).Concat(_template.SingleSuffix))
+        {
+            yield return (id, "a special token of the pair template (post_processor)");
+        }
+
+        yield return (PadId, "the padding token <pad>");
+        yield return (UnknownId, "the unknown token <unk>");
+        yield return (VocabularySize - 1, $"the vocabulary of {VocabularySize} pieces");
+    }
+
     /// <summary>Token ids of one text, without special tokens.</summary>
     /// <param name="text">The text; an empty string gives no ids.</param>
     /// <returns>The ids.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="text"/> is <see langword="null"/>.</exception>
-    public int[] EncodeToIds(string text)
+    public int[] EncodeToIds(string text) => EncodeToIds(text, CancellationToken.None);
+
+    /// <inheritdoc cref="EncodeToIds(string)"/>
+    /// <param name="text">The text; an empty string gives no ids.</param>
+    /// <param name="cancellationToken">Checked while the text is encoded, also inside one long text.</param>
+    internal int[] EncodeToIds(string text, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(text);
         var ids = new List<int>(text.Length / 2);
-        _encoder.Encode(text, ids, null);
+        _encoder.Encode(text, ids, null, cancellationToken);
         return [.. ids];
     }
 
@@ -170,7 +199,16 @@ public sealed class XlmRobertaTokenizer : Tokenizer
     /// <exception cref="ArgumentNullException"><paramref name="query"/> or <paramref name="document"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxLength"/> leaves no room beside the special tokens,
     /// or <paramref name="truncation"/> is not a defined value.</exception>
-    public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation)
+    public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation) =>
+        EncodePair(query, document, maxLength, truncation, CancellationToken.None);
+
+    /// <inheritdoc cref="EncodePair(string, string, int, TruncationStrategy)"/>
+    /// <param name="query">The query.</param>
+    /// <param name="document">The document (passage).</param>
+    /// <param name="maxLength">Most tokens of the pair, special tokens included.</param>
+    /// <param name="truncation">How a pair that is too long is shortened.</param>
+    /// <param name="cancellationToken">Checked while the texts are encoded, also inside one long text.</param>
+    internal PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentNullException.ThrowIfNull(document);
@@ -181,8 +219,8 @@ public sealed class XlmRobertaTokenizer : Tokenizer
                 $"A pair needs {specials} special tokens, so the maximum length must be more than {specials}.");
         }
 
-        var q = EncodeToIds(query);
-        var d = EncodeToIds(document);
+        var q = EncodeToIds(query, cancellationToken);
+        var d = EncodeToIds(document, cancellationToken);
         var (qKeep, dKeep) = truncation switch
         {
             TruncationStrategy.LongestFirst => LongestFirst(q.Length, d.Length, maxLength - specials),
@@ -211,7 +249,7 @@ public sealed class XlmRobertaTokenizer : Tokenizer
     /// <remarks>
     /// transformers encodes <c>tokenizer(query, "")</c> this way, because a single call treats an empty second text
     /// as no second text; batched calls, sentence-transformers and FlagEmbedding frame it as a pair with an empty
-    /// document, which is what <see cref="EncodePair"/> does.
+    /// document, which is what <see cref="EncodePair(string, string, int, TruncationStrategy)"/> does.
     /// </remarks>
     /// <param name="text">The text.</param>
     /// <param name="maxLength">Most tokens, special tokens included.</param>
@@ -256,9 +294,15 @@ public sealed class XlmRobertaTokenizer : Tokenizer
     }
 
     /// <summary>FlagEmbedding's reranker truncation: query to 3/4 of the length, then only the document is cut.</summary>
+    /// <remarks>
+    /// Below 16 tokens, 3/4 of the length plus the special tokens no longer fits, and FlagEmbedding (transformers'
+    /// <c>only_second</c> truncation, which then logs an error and cuts nothing) returns more than
+    /// <paramref name="maxLength"/> ids. Here the query is also capped at what is left beside the special tokens, so
+    /// a pair never exceeds <paramref name="maxLength"/>; from 16 tokens on this changes nothing.
+    /// </remarks>
     internal static (int First, int Second) QueryCapped(int queryLength, int documentLength, int maxLength, int specials)
     {
-        var q = Math.Min(queryLength, maxLength * 3 / 4);
+        var q = Math.Min(queryLength, Math.Min(maxLength * 3 / 4, maxLength - specials));
         var d = Math.Min(documentLength, maxLength);
         d = Math.Min(d, Math.Max(0, maxLength - q - specials));
         return (q, d);

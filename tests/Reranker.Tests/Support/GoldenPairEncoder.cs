@@ -16,11 +16,12 @@ internal sealed class GoldenPairEncoder : IPairEncoder
     public int PadId => 1;
 
     public int PairSpecialTokenCount => 4;
+    public IEnumerable<(int Id, string What)> ProducibleIds => GoldenData.Pairs.SelectMany(p => p.InputIds).Distinct().Select(id => (id, "a golden id"));
 
     public static CrossEncoder CreateCrossEncoder(CrossEncoderOptions? options = null) =>
         CrossEncoder.CreateWithEncoder(TestPaths.TinyModel, options, _ => new GoldenPairEncoder());
 
-    public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation)
+    public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation, CancellationToken cancellationToken = default)
     {
         if (!_rows.TryGetValue((query, document, maxLength, truncation), out var row))
         {
