@@ -13,6 +13,8 @@
 //   long-pair   --model DIR [--file model.onnx] --tokens N --attention rewritten|as-exported [--runs 3 --threads 0 --peak peak.json]
 //               (one pair, one JSON line on stdout; run one cell per process: bench/long-pairs.sh)
 //   long-pair-report --in long-pairs.jsonl   (the Markdown table of those cells)
+//   long-docs   --model DIR [--file model.onnx] --mode truncate|chunk|full [--docs 20 --unit-runs 3]
+//               (one Rank of whole AutoRAG pages, one JSON line on stdout; one process per mode: bench/long-docs.sh)
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -30,7 +32,7 @@ string Opt(string name, string? fallback = null) =>
 int IntOpt(string name, int fallback) => int.Parse(Opt(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
 var repoRoot = FindRepoRoot();
-var outDir = command is "help" or "long-pair" or "long-pair-report" ? "" : Path.GetFullPath(Opt("out"));
+var outDir = command is "help" or "long-pair" or "long-pair-report" or "long-docs" ? "" : Path.GetFullPath(Opt("out"));
 if (outDir.Length > 0)
 {
     Directory.CreateDirectory(outDir);
@@ -142,12 +144,22 @@ switch (command)
             LongPair.ReadPeaks(options.GetValueOrDefault("peak")))));
         break;
 
+    case "long-docs":
+        Console.WriteLine(LongDocs.ToLine(LongDocs.Run(
+            repoRoot,
+            Path.GetFullPath(Opt("model")),
+            Opt("file", "model.onnx"),
+            Opt("mode"),
+            IntOpt("docs", 20),
+            IntOpt("unit-runs", 3))));
+        break;
+
     case "long-pair-report":
         Console.Write(LongPair.Report(Path.GetFullPath(Opt("in"))));
         break;
 
     default:
-        Console.Error.WriteLine("commands: peak, tokenizer, e2e, concurrency, batching, report, long-pair, long-pair-report (see Program.cs)");
+        Console.Error.WriteLine("commands: peak, tokenizer, e2e, concurrency, batching, report, long-pair, long-pair-report, long-docs (see Program.cs)");
         return 2;
 }
 

@@ -118,7 +118,11 @@ public sealed class ModelFitTests(TinyExportFixture exports) : IClassFixture<Tin
     {
         public int PadId => 1;
 
+        public int PairSpecialTokenCount => 4;
+
         public IEnumerable<(int Id, string What)> ProducibleIds => [];
+
+        public int CountTokens(string text) => 1;
 
         public PairEncoding EncodePair(string query, string document, int maxLength, TruncationStrategy truncation, CancellationToken cancellationToken = default) =>
             new([0, 9000, 2, 2, 5, 2], 1, 1, false);
