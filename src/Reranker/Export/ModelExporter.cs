@@ -207,7 +207,7 @@ public static class ModelExporter
                     builder.Graph.ValueInfo.Clear();
                 }
 
-                var mhaModel = new ModelProto { Graph = builder.Graph };
+                var mhaModel = new ModelProto { Graph = builder.Graph, OpsetImport = { new OperatorSetIdProto { Domain = "", Version = 17 } } };
                 if (options.MultiHeadAttention)
                 {
                     // The same rewrite the engine applies at load time, so the two forms cannot drift apart.
@@ -228,7 +228,7 @@ public static class ModelExporter
                     Graph = builder.Graph,
                 };
                 model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 17 });
-                model.OpsetImport.AddRange(mhaModel.OpsetImport);
+                model.OpsetImport.AddRange(mhaModel.OpsetImport.Where(o => o.Domain.Length > 0));
                 model.MetadataProps.Add(new StringStringEntryProto { Key = "reranker.quantization", Value = options.Int8 ? "int8 dynamic, per-channel symmetric weights" : "none" });
                 if (options.MultiHeadAttention)
                 {

@@ -69,6 +69,28 @@ public sealed class ExportCliAndRandomTests : IDisposable
         }
     }
 
+    [Fact]
+    public void Cli_multi_head_attention_writes_mask_free_attention_for_every_layer_of_a_random_model()
+    {
+        var outDir = Path.Combine(root, "cli-mha");
+        var (code, _, stderr) = Cli("export", "--random-weights", "--config", SmallConfig(), "--out", outDir, "--multi-head-attention");
+        Assert.True(code == 0, stderr);
+        using var stream = File.OpenRead(Path.Combine(outDir, "model.onnx"));
+        var ops = Reranker.Inference.OnnxModelScan.OpTypes(stream);
+        Assert.Contains("MultiHeadAttention", ops);
+        Assert.DoesNotContain("Softmax", ops);
+        var plain = Cli("export", "--random-weights", "--config", SmallConfig(), "--out", Path.Combine(root, "cli-plain"));
+        Assert.True(plain.Code == 0, plain.Err);
+        using var plainStream = File.OpenRead(Path.Combine(root, "cli-plain", "model.onnx"));
+        Assert.Contains("Softmax", Reranker.Inference.OnnxModelScan.OpTypes(plainStream));
+
+        // Both give the same logits (the mask-free file is scored unpadded, as it must be).
+        var ids = new long[] { 0, 5, 99, 1234, 7, 2 };
+        var mha = Logits(Path.Combine(outDir, "model.onnx"), [ids])[0];
+        var torchLayout = Logits(Path.Combine(root, "cli-plain", "model.onnx"), [ids])[0];
+        Assert.Equal(torchLayout, mha, 1e-5f);
+    }
+
     [Theory]
     [InlineData(new[] { "export" }, "--output DIR is required")]
     [InlineData(new[] { "export", "--out", "x" }, "either --model")]
