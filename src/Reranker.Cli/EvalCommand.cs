@@ -328,7 +328,7 @@ internal static class EvalCommand
         if (options.Merge is { } shardDirectories)
         {
             // Everything is checked before the output is touched; then the scores are written as one run writes them.
-            var merged = ShardMerge.Load(data, shardDirectories, fingerprint);
+            var merged = ShardMerge.Load(data, ShardMerge.Expand(shardDirectories), fingerprint);
             using var mergedStore = ScoreStore.Open(Path.Combine(options.Output, ScoreStore.FileName), fingerprint, docIds, restart: true);
             for (var q = 0; q < data.Queries.Count; q++)
             {

@@ -7,6 +7,31 @@ namespace Reranker.Cli.Eval;
 /// </summary>
 internal static class ShardMerge
 {
+    /// <summary>
+    /// The shard folders named by <c>--merge</c>: a folder with <c>shard-I-of-N</c> subfolders (the <c>--output</c> the
+    /// shards were run with) stands for all of them, so <c>--merge OUTPUT</c> works without a shell to expand a glob.
+    /// </summary>
+    public static IReadOnlyList<string> Expand(IReadOnlyList<string> directories)
+    {
+        var result = new List<string>();
+        foreach (var directory in directories)
+        {
+            var shards = Directory.Exists(directory)
+                ? Directory.GetDirectories(directory, "shard-*-of-*").Order(StringComparer.Ordinal).ToList()
+                : [];
+            if (shards.Count > 0)
+            {
+                result.AddRange(shards);
+            }
+            else
+            {
+                result.Add(directory);
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>Every query's candidate scores, in <see cref="EvalDataset.Queries"/> order, read from the shards.</summary>
     /// <param name="data">The unsharded run's queries and candidates.</param>
     /// <param name="directories">The <c>--output</c> folders of the shard runs (each with its <c>scores.jsonl</c>).</param>

@@ -93,6 +93,11 @@ public sealed class EvalShardTests : IDisposable
         {
             Assert.Equal(File.ReadAllBytes(Path.Combine(single, file)), File.ReadAllBytes(Path.Combine(root, file)));
         }
+
+        // --merge OUTPUT (the folder holding shard-I-of-N, as a Job without a shell gives it) merges the same, again.
+        var again = Run(Args(root, "--merge", root));
+        Assert.True(again.Code == 0, again.Err);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(single, ScoreStore.FileName)), File.ReadAllBytes(Path.Combine(root, ScoreStore.FileName)));
     }
 
     [Fact]
