@@ -79,7 +79,7 @@ internal static class EvalCommand
         };
         var merge = new Option<string[]>("--merge")
         {
-            Description = "score nothing: combine the --output folders of every shard of this run (the same command with --shard I/N) into --output [default: off]",
+            Description = "score nothing: combine every shard of this run (the same command with --shard I/N) into --output; DIR is a shard's folder, or a folder holding shard-I-of-N folders [default: off]",
             HelpName = "DIR",
             Arity = ArgumentArity.OneOrMore,
             AllowMultipleArgumentsPerToken = true,
