@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Package check (run by .ci/run after the tests): packs src/Reranker into a local folder feed, checks what the
-# .nupkg/.snupkg contain, then builds samples/Quickstart against that package (PackageReference, not the
-# ProjectReference), runs it on the bundled tiny model and requires exactly the output of the ProjectReference build.
+# Package check (run by .ci/run after the tests).
 #
-# The restore uses its own packages folder, so a Reranker package cached earlier can never be picked up; the other
-# dependencies are taken from the machine's global packages folder (read-only, as a fallback folder without Reranker)
-# so nothing large is downloaded again. Work files: artifacts/package-check/ (ignored by git).
+# 1. The README's own steps, extracted from README.md so they cannot drift: its pack command (every packable project
+#    into artifacts/feed), its nuget.config (the folder feed plus nuget.org, with source mapping) in a new console
+#    application outside the repository, and its 'dotnet add package' commands, restored into an EMPTY packages folder,
+#    so every dependency really comes from nuget.org and Reranker from the folder. Then every ```csharp block of the
+#    README is compiled in that application as its Program.cs, as a user pastes it, and the async example is run on the
+#    tiny model (its progress lines must come before its result). The tool package is installed and run.
+# 2. The contents and metadata of the .nupkg/.snupkg.
+# 3. samples/Quickstart built against the package (PackageReference, not the ProjectReference) prints exactly what
+#    the ProjectReference build prints.
+#
+# The only edits made to what the README says: /path/to/Reranker becomes this clone, /models/bge-reranker-v2-m3-ko the
+# bundled tiny model (for the one example that is run), and 'tool install --global' becomes '--tool-path'.
+# Work files: artifacts/package-check/ (ignored by git) and a temporary folder outside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,15 +26,94 @@ step() { echo "package-check: $*"; }
 
 version=$(dotnet msbuild src/Reranker/Reranker.csproj -getProperty:Version)
 [[ -n "$version" ]] || fail "no Version in Directory.Build.props"
-step "packing Reranker $version"
-dotnet pack src/Reranker/Reranker.csproj -c Release -o "$work/feed" -nologo -v:q
 
-nupkg="$work/feed/Reranker.$version.nupkg"
-snupkg="$work/feed/Reranker.$version.snupkg"
+# The fenced block that follows '<!-- package-check: NAME -->' in README.md, without its list indentation.
+readme_block() {
+    awk -v name="$1" '
+        $0 ~ "<!-- package-check: " name " -->" { armed = 1; next }
+        armed && !inside && /^ *```/ { inside = 1; match($0, /^ */); indent = RLENGTH; next }
+        inside && /^ *```/ { exit }
+        inside { print substr($0, indent + 1) }
+    ' README.md
+}
+
+# --- 1. the README's steps ------------------------------------------------------------------------------------------
+pack_block=$(readme_block pack)
+[[ -n "$pack_block" ]] || fail "README.md has no '<!-- package-check: pack -->' block"
+step "README pack step: $pack_block"
+rm -rf artifacts/feed
+bash -euo pipefail -c "$pack_block" >"$work/pack.log" 2>&1 || { cat "$work/pack.log" >&2; fail "the README's pack command failed"; }
+feed="$PWD/artifacts/feed"
+for id in Reranker Reranker.Extensions.DependencyInjection Reranker.Tool; do
+    [[ -f "$feed/$id.$version.nupkg" ]] || fail "the README's pack command did not produce $id.$version.nupkg"
+    [[ -f "$feed/$id.$version.snupkg" ]] || fail "the README's pack command did not produce $id.$version.snupkg"
+done
+
+user=$(mktemp -d)   # outside the repository: none of its Directory.*.props or NuGet settings apply
+trap 'rm -rf "$user"' EXIT
+app="$user/MyApp"
+dotnet new console -o "$app" >/dev/null
+config=$(readme_block nuget.config)
+[[ -n "$config" ]] || fail "README.md has no '<!-- package-check: nuget.config -->' block"
+grep -q '/path/to/Reranker/artifacts/feed' <<<"$config" || fail "the README's nuget.config does not point to /path/to/Reranker/artifacts/feed"
+printf '%s\n' "${config//\/path\/to\/Reranker/$PWD}" >"$app/nuget.config"
+
+add_block=$(readme_block add)
+[[ -n "$add_block" ]] || fail "README.md has no '<!-- package-check: add -->' block"
+while read -r line; do
+    [[ "$line" =~ --version\ ([^ ]+) ]] && [[ "${BASH_REMATCH[1]}" != "$version" ]] \
+        && fail "README says '$line' but the version is $version"
+done <<<"$add_block"
+export NUGET_PACKAGES="$user/packages"   # empty: nothing cached can stand in for nuget.org or the folder
+step "README add step in a new console app, packages folder $NUGET_PACKAGES (empty)"
+(cd "$app" && bash -euo pipefail -c "$add_block") >"$work/add.log" 2>&1 || { cat "$work/add.log" >&2; fail "the README's 'dotnet add package' commands failed"; }
+[[ -f "$NUGET_PACKAGES/reranker/$version/reranker.$version.nupkg.sha512" ]] || fail "Reranker was not restored into the empty packages folder"
+[[ "$(cat "$NUGET_PACKAGES/reranker/$version/reranker.$version.nupkg.sha512")" == "$(openssl dgst -sha512 -binary "$feed/Reranker.$version.nupkg" | base64 -w0)" ]] \
+    || fail "the restored Reranker is not the one in artifacts/feed"
+[[ -d "$NUGET_PACKAGES/microsoft.ml.onnxruntime" ]] || fail "ONNX Runtime was not restored from nuget.org"
+
+# Every C# block of the README, as Program.cs of that application. The DI example needs a host, as a user's would.
+hosting=$(sed -nE 's/.*"Microsoft.Extensions.DependencyInjection" Version="([^"]+)".*/\1/p' Directory.Packages.props)
+(cd "$app" && dotnet add package Microsoft.Extensions.Hosting --version "$hosting") >>"$work/add.log" 2>&1 \
+    || { cat "$work/add.log" >&2; fail "could not add Microsoft.Extensions.Hosting"; }
+mkdir -p "$work/snippets"
+awk -v dir="$work/snippets" '
+    /^ *```csharp *$/ { inside = 1; n++; match($0, /^ */); indent = RLENGTH; file = sprintf("%s/snippet-%02d.cs", dir, n); printf "" > file; next }
+    inside && /^ *```/ { inside = 0; close(file); next }
+    inside { print substr($0, indent + 1) >> file }
+' README.md
+count=$(find "$work/snippets" -name 'snippet-*.cs' | wc -l)
+[[ "$count" -ge 4 ]] || fail "expected at least 4 C# blocks in README.md, found $count"
+for snippet in "$work/snippets"/snippet-*.cs; do
+    cp "$snippet" "$app/Program.cs"
+    if ! (cd "$app" && dotnet build -c Release --no-restore -nologo -v:q) >"$work/snippet.log" 2>&1; then
+        cat "$work/snippet.log" >&2
+        fail "README C# block $(basename "$snippet") does not compile as pasted:\n$(cat "$snippet")"
+    fi
+    if grep -q 'PredictAsync' "$snippet"; then
+        sed "s|/models/bge-reranker-v2-m3-ko|$PWD/models/tiny-xlmr-reranker|" "$snippet" >"$app/Program.cs"
+        (cd "$app" && dotnet build -c Release --no-restore -nologo -v:q >/dev/null && dotnet run -c Release --no-build) >"$work/async.out" 2>&1 \
+            || { cat "$work/async.out" >&2; fail "the README's async example failed on the tiny model"; }
+        # Its claim: progress is printed as scoring goes, so the last report (3/3) comes before the result line.
+        awk '/^scored 3\/3$/ { seen = 1 } /^scores: / { exit !seen }' "$work/async.out" \
+            || fail "the async example printed its result before its last progress line: $(cat "$work/async.out")"
+    fi
+done
+step "OK: the README's pack, nuget.config and add steps restore from an empty packages folder; its $count C# blocks compile"
+
+(cd "$user" && dotnet tool install --tool-path "$user/tools" Reranker.Tool --version "$version" --add-source "$feed") >"$work/tool.log" 2>&1 \
+    || { cat "$work/tool.log" >&2; fail "the tool does not install from artifacts/feed"; }
+"$user/tools/reranker" --help >"$work/tool-help.txt" || fail "the installed reranker tool does not run"
+grep -q 'export' "$work/tool-help.txt" && grep -q 'eval' "$work/tool-help.txt" || fail "reranker --help lists no verbs: $(cat "$work/tool-help.txt")"
+unset NUGET_PACKAGES
+step "OK: Reranker.Tool installs from the folder and runs"
+
+# --- 2. package contents --------------------------------------------------------------------------------------------
+nupkg="$feed/Reranker.$version.nupkg"
+snupkg="$feed/Reranker.$version.snupkg"
 [[ -f "$nupkg" ]] || fail "$nupkg not produced"
 [[ -f "$snupkg" ]] || fail "$snupkg not produced"
 
-# --- package contents -----------------------------------------------------------------------------------------
 entries=$(unzip -Z1 "$nupkg")
 for entry in README.md lib/net10.0/Reranker.dll lib/net10.0/Reranker.xml; do
     grep -qx "$entry" <<<"$entries" || fail "$entry missing from the .nupkg"
@@ -60,7 +147,7 @@ else
     step "no hosted git remote: SourceLink map not expected (sources are embedded in the PDB)"
 fi
 
-# --- the sample against the package ---------------------------------------------------------------------------
+# --- 3. the sample against the package ---------------------------------------------------------------------------
 global=$(dotnet nuget locals global-packages --list | sed -E 's/^global-packages: *//')
 global=${global%/}
 mkdir -p "$work/fallback"
@@ -78,7 +165,7 @@ mkdir -p "$work/Quickstart"
 cp samples/Quickstart/Quickstart.csproj samples/Quickstart/*.cs "$work/Quickstart/"
 dotnet build "$work/Quickstart/Quickstart.csproj" -c Release -nologo -v:q \
     -p:UseRerankerPackage=true -p:RerankerPackageVersion="$version" \
-    -p:RestoreAdditionalProjectSources="$work/feed" -p:RestoreFallbackFolders="$work/fallback" \
+    -p:RestoreAdditionalProjectSources="$feed" -p:RestoreFallbackFolders="$work/fallback" \
     -p:RestorePackagesPath="$work/packages" -o "$work/out"
 
 assets="$work/Quickstart/obj/project.assets.json"

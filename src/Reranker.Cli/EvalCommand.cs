@@ -61,6 +61,11 @@ internal static class EvalCommand
                 r.AddError($"--truncation must be longest-first or query-capped, got '{mode}'.");
             }
         });
+        var maxChunks = new Option<int?>("--max-chunks")
+        {
+            Description = "score passages longer than --max-length in chunks, at most N each, keeping the best chunk's score [default: truncate, as the model card's table does]",
+            HelpName = "N",
+        };
         var batchSize = new Option<int>("--batch-size") { Description = "pairs per inference call and per checkpoint record", DefaultValueFactory = _ => defaults.BatchSize, HelpName = "N" };
         var modelFile = new Option<string>("--model-file") { Description = "ONNX file inside --model, e.g. model_int8.onnx", DefaultValueFactory = _ => defaults.ModelFile, HelpName = "NAME" };
         var output = new Option<string>("--output") { Description = "where scores.jsonl (the checkpoint), metrics.json and table.md go", DefaultValueFactory = _ => defaults.Output, HelpName = "DIR" };
@@ -73,8 +78,28 @@ internal static class EvalCommand
         var seed = new Option<ulong>("--seed") { Description = "seed of --corpus-sample (only with it)", DefaultValueFactory = _ => 0, HelpName = "S" };
         var restart = new Option<bool>("--restart") { Description = "discard the scores stored in --output instead of resuming [default: off]", DefaultValueFactory = _ => false };
         var name = new Option<string>("--name") { Description = "model name in the table [default: the model directory's name]", HelpName = "NAME" };
+        var shard = new Option<string>("--shard")
+        {
+            Description = "score only shard I of N (0-based: queries I, I+N, I+2N, ...) into --output/shard-I-of-N; merge the shards with --merge [default: the whole run]",
+            HelpName = "I/N",
+        };
+        var merge = new Option<string[]>("--merge")
+        {
+            Description = "score nothing: combine every shard of this run (the same command with --shard I/N) into --output; DIR is a shard's folder, or a folder holding shard-I-of-N folders [default: off]",
+            HelpName = "DIR",
+            Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = true,
+        };
+        shard.Validators.Add(r =>
+        {
+            if (CommandLineValues.TryGet<string>(r, out var text) && text is not null && ParseShard(text) is null)
+            {
+                r.AddError($"--shard must be I/N with 0 <= I < N (e.g. 0/3 for the first of three), got '{text}'.");
+            }
+        });
 
         Positive(batchSize);
+        Positive(maxChunks);
         Positive(queries);
         Positive(corpusSample);
         maxLength.Validators.Add(r =>
@@ -103,7 +128,8 @@ internal static class EvalCommand
             stopped when the same command is rerun.
             """)
         {
-            model, qa, corpus, topK, maxLength, truncation, batchSize, modelFile, output, queries, corpusSample, seed, restart, name,
+            model, qa, corpus, topK, maxLength, truncation, maxChunks, batchSize, modelFile, output, queries, corpusSample, seed, restart, name,
+            shard, merge,
         };
         command.Validators.Add(r =>
         {
@@ -115,6 +141,11 @@ internal static class EvalCommand
             if (r.GetResult(seed) is { Implicit: false } && r.GetResult(corpusSample) is null)
             {
                 r.AddError("--seed only chooses the passages of --corpus-sample; without --corpus-sample every passage is scored and no seed is used.");
+            }
+
+            if (r.GetResult(shard) is not null && r.GetResult(merge) is not null)
+            {
+                r.AddError("--shard scores one shard and --merge combines finished shards: give one of them.");
             }
         });
 
@@ -128,6 +159,7 @@ internal static class EvalCommand
                 TopK = EvalArguments.ParseTopK(parse.GetValue(topK)!),
                 MaxLength = parse.GetValue(maxLength),
                 Truncation = parse.GetValue(truncation) == "query-capped" ? TruncationStrategy.QueryCapped : TruncationStrategy.LongestFirst,
+                MaxChunks = parse.GetValue(maxChunks),
                 BatchSize = parse.GetValue(batchSize),
                 ModelFile = parse.GetValue(modelFile)!,
                 Output = parse.GetValue(output)!,
@@ -136,6 +168,8 @@ internal static class EvalCommand
                 Seed = parse.GetValue(seed),
                 Restart = parse.GetValue(restart),
                 Name = parse.GetValue(name),
+                Shard = parse.GetValue(shard) is { } text ? ParseShard(text) : null,
+                Merge = parse.GetResult(merge) is null ? null : parse.GetValue(merge),
             };
             return Run(arguments, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, scorerFactory, cancellationToken);
         });
@@ -155,6 +189,22 @@ internal static class EvalCommand
             result.AddError(string.Create(CultureInfo.InvariantCulture, $"{option} must be a positive integer, got '{value}'."));
         }
     }
+
+    /// <summary><c>I/N</c> with 0 &lt;= I &lt; N; <see langword="null"/> when the text is not that.</summary>
+    internal static EvalShard? ParseShard(string text)
+    {
+        var parts = text.Split('/');
+        return parts.Length == 2
+               && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var index)
+               && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var count)
+               && count >= 1 && index < count
+            ? new EvalShard(index, count)
+            : null;
+    }
+
+    /// <summary>The folder a shard writes into: <c>OUTPUT/shard-I-of-N</c>.</summary>
+    internal static string ShardDirectory(string output, EvalShard shard) =>
+        Path.Combine(output, string.Create(CultureInfo.InvariantCulture, $"shard-{shard.Index}-of-{shard.Count}"));
 
     /// <summary>Runs <c>reranker eval ARGS</c> with a given scorer factory (tests pass fakes or hooks).</summary>
     internal static int Run(
@@ -264,9 +314,42 @@ internal static class EvalCommand
                 $"model_file={options.ModelFile};max_length={options.MaxLength};truncation={options.Truncation}{(options.MaxChunks is { } chunks ? $";max_chunks={chunks}" : "")}"));
 
         var settings = new ScorerSettings(options.Model, options.ModelFile, options.MaxLength, options.Truncation, options.BatchSize, options.MaxChunks);
+        var docIds = data.Corpus.Select(c => c.DocId).ToList();
+        if (options.Shard is { } shard)
+        {
+            // One shard: its share of the queries, against the same candidates, into its own folder; no metrics (a
+            // share of the queries is not the table).
+            var share = data.Shard(shard.Index, shard.Count);
+            var folder = ShardDirectory(options.Output, shard);
+            using (var shardStore = ScoreStore.Open(Path.Combine(folder, ScoreStore.FileName), fingerprint, docIds, options.Restart, shard))
+            {
+                EvalRunner.ScoreAll(share, shardStore, () => scorerFactory(settings), options.BatchSize, stderr, ct);
+            }
+
+            stderr.WriteLine(
+                $"eval: shard {shard} done: {share.Queries.Count} of {data.Queries.Count} queries scored into {folder}. When every shard " +
+                $"is done, run the same command with --merge {Path.Combine(options.Output, "shard-*-of-" + shard.Count.ToString(CultureInfo.InvariantCulture))} instead of --shard.");
+            return ExitOk;
+        }
+
         IReadOnlyList<float[]> scores;
-        using (var store = ScoreStore.Open(
-            Path.Combine(options.Output, ScoreStore.FileName), fingerprint, data.Corpus.Select(c => c.DocId).ToList(), options.Restart))
+        if (options.Merge is { } shardDirectories)
+        {
+            // Everything is checked before the output is touched; then the scores are written as one run writes them.
+            var merged = ShardMerge.Load(data, ShardMerge.Expand(shardDirectories), fingerprint);
+            using var mergedStore = ScoreStore.Open(Path.Combine(options.Output, ScoreStore.FileName), fingerprint, docIds, restart: true);
+            for (var q = 0; q < data.Queries.Count; q++)
+            {
+                for (var start = 0; start < data.Corpus.Count; start += options.BatchSize)
+                {
+                    mergedStore.Append(data.Queries[q], start, merged[q].AsSpan(start, Math.Min(options.BatchSize, data.Corpus.Count - start)));
+                }
+            }
+
+            stderr.WriteLine($"eval: merged {shardDirectories.Count} shards into {Path.Combine(options.Output, ScoreStore.FileName)}");
+        }
+
+        using (var store = ScoreStore.Open(Path.Combine(options.Output, ScoreStore.FileName), fingerprint, docIds, options.Restart && options.Merge is null))
         {
             scores = EvalRunner.ScoreAll(data, store, () => scorerFactory(settings), options.BatchSize, stderr, ct);
         }
@@ -334,6 +417,12 @@ internal sealed record EvalArguments
     public bool Restart { get; init; }
 
     public string? Name { get; init; }
+
+    /// <summary><c>--shard I/N</c>: score only this shard; <see langword="null"/> for the whole run.</summary>
+    public EvalShard? Shard { get; init; }
+
+    /// <summary><c>--merge DIR...</c>: the shard outputs to combine; <see langword="null"/> when not merging.</summary>
+    public IReadOnlyList<string>? Merge { get; init; }
 
     internal static int[] ParseTopK(string value)
     {

@@ -25,6 +25,23 @@ internal sealed class EvalDataset
     /// <summary>Passages in the corpus file, before sampling.</summary>
     public int FullCorpusSize { get; }
 
+    /// <summary>
+    /// The share of shard <paramref name="index"/> of <paramref name="count"/>: the queries at positions
+    /// <c>index, index + count, index + 2·count, ...</c> of <see cref="Queries"/>, against the same candidates. The
+    /// shards together hold every query exactly once, and each query's candidates are those of the unsharded run
+    /// (the corpus sample is drawn from all selected queries before the split).
+    /// </summary>
+    public EvalDataset Shard(int index, int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, count);
+        return new EvalDataset(Queries.Where((_, i) => i % count == index).ToList(), Corpus, SkippedQueries, FullCorpusSize);
+    }
+
+    /// <summary>The shard (0-based, of <paramref name="count"/>) that scores the query at <paramref name="position"/> of <see cref="Queries"/>.</summary>
+    public static int ShardOf(int position, int count) => position % count;
+
     /// <summary>Validates the inputs and applies the query limit and the corpus sample.</summary>
     /// <param name="qa">All QA rows, in file order.</param>
     /// <param name="corpus">All corpus rows, in file order.</param>

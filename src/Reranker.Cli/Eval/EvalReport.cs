@@ -5,12 +5,16 @@ namespace Reranker.Cli.Eval;
 
 /// <summary>Mean metrics at one cut-off k.</summary>
 /// <param name="K">The cut-off.</param>
-/// <param name="F1">Mean of the per-query F1.</param>
-/// <param name="Recall">Mean of the per-query recall.</param>
-/// <param name="Precision">Mean of the per-query precision.</param>
+/// <param name="F1">Mean of the per-query F1; <see langword="null"/> when no query could be scored at this k.</param>
+/// <param name="Recall">Mean of the per-query recall; <see langword="null"/> when no query could be scored at this k.</param>
+/// <param name="Precision">Mean of the per-query precision; <see langword="null"/> when no query could be scored at this k.</param>
 /// <param name="Hits">Queries with at least one ground-truth id in their top k.</param>
-/// <param name="Queries">Queries averaged over.</param>
-internal sealed record MetricRow(int K, double F1, double Recall, double Precision, int Hits, int Queries);
+/// <param name="Queries">Queries averaged over: those AutoRAG scores at this k (a blank id in the top k leaves a query out).</param>
+/// <remarks>
+/// When every query is left out at some k, AutoRAG's mean is NaN: the table prints <c>n/a</c> and metrics.json
+/// <c>null</c>, never a 0 that would read as a measured miss.
+/// </remarks>
+internal sealed record MetricRow(int K, double? F1, double? Recall, double? Precision, int Hits, int Queries);
 
 /// <summary>Where one query's ground truth landed.</summary>
 /// <param name="Qid">The query id.</param>
@@ -50,7 +54,7 @@ internal sealed record EvalReport(IReadOnlyList<MetricRow> Rows, IReadOnlyList<Q
         }
 
         var rows = topK.Select((k, j) => sums[j].Queries == 0
-            ? new MetricRow(k, 0, 0, 0, 0, 0)
+            ? new MetricRow(k, null, null, null, 0, 0)
             : new MetricRow(k, sums[j].F1 / sums[j].Queries, sums[j].Recall / sums[j].Queries, sums[j].Precision / sums[j].Queries,
                 sums[j].Hits, sums[j].Queries)).ToList();
         return new EvalReport(rows, perQuery);
@@ -66,11 +70,15 @@ internal sealed record EvalReport(IReadOnlyList<MetricRow> Rows, IReadOnlyList<Q
             sb.Append(inv, $"Top-k {row.K}\n");
             sb.Append("| Model | F1 | Recall | Precision |\n");
             sb.Append("|---|---|---|---|\n");
-            sb.Append(inv, $"| {modelName} | {row.F1:F4} | {row.Recall:F4} | {row.Precision:F4} |\n");
-            sb.Append(inv, $"hits@{row.K}: {row.Hits}/{row.Queries}\n\n");
+            sb.Append(inv, $"| {modelName} | {Cell(row.F1)} | {Cell(row.Recall)} | {Cell(row.Precision)} |\n");
+            sb.Append(row.Queries == 0
+                ? string.Create(inv, $"hits@{row.K}: n/a (no query could be scored at k={row.K}: a blank doc id is in every top {row.K})\n\n")
+                : string.Create(inv, $"hits@{row.K}: {row.Hits}/{row.Queries}\n\n"));
         }
 
         return sb.ToString();
+
+        static string Cell(double? value) => value is { } v ? v.ToString("F4", CultureInfo.InvariantCulture) : "n/a";
     }
 }
 

@@ -62,12 +62,19 @@ internal sealed record EvalFingerprint(string Model, string Candidates, string S
     }
 }
 
+/// <summary>One of <paramref name="Count"/> shards of a run (<c>--shard Index/Count</c>, 0-based).</summary>
+internal sealed record EvalShard(int Index, int Count)
+{
+    /// <summary>As written on the command line: <c>Index/Count</c>.</summary>
+    public override string ToString() => $"{Index}/{Count}";
+}
+
 /// <summary>
 /// The append-only checkpoint of an evaluation: <c>scores.jsonl</c>, one header line, then one line per scored chunk.
 /// </summary>
 /// <remarks>
 /// <para>Header: <c>{"format":"reranker-eval-scores/1","fingerprint":{"model":…,"candidates":…,"scoring":…},"doc_ids":[…]}</c>;
-/// <c>doc_ids</c> are the candidates in scoring order.</para>
+/// <c>doc_ids</c> are the candidates in scoring order. A shard's header adds <c>"shard":{"index":I,"count":N}</c>.</para>
 /// <para>Record: <c>{"qid":…,"query_sha256":…,"start":i,"scores":[…]}</c>: the scores of candidates
 /// <c>start .. start+n-1</c> for that query. A query's records are contiguous from 0.</para>
 /// <para>Each record is written whole and flushed before the next chunk is scored. A line cut short by a crash is
@@ -82,16 +89,23 @@ internal sealed class ScoreStore : IDisposable
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private readonly Dictionary<string, (string QuerySha, List<float> Scores)> _byQid = new(StringComparer.Ordinal);
-    private readonly FileStream _stream;
+    private readonly FileStream? _stream;
     private readonly string _path;
     private readonly int _candidateCount;
 
-    private ScoreStore(string path, FileStream stream, int candidateCount)
+    private ScoreStore(string path, FileStream? stream, int candidateCount, EvalShard? shard)
     {
         _path = path;
         _stream = stream;
         _candidateCount = candidateCount;
+        Shard = shard;
     }
+
+    /// <summary>The shard this store holds (from the header once loaded); <see langword="null"/> for a whole run.</summary>
+    public EvalShard? Shard { get; private set; }
+
+    /// <summary>The query ids with at least one stored score.</summary>
+    public IEnumerable<string> StoredQids => _byQid.Keys;
 
     /// <summary>Candidate scores already on disk when the store was opened.</summary>
     public long ResumedPairs { get; private set; }
@@ -101,7 +115,7 @@ internal sealed class ScoreStore : IDisposable
     /// candidate ids; otherwise this throws, unless <paramref name="restart"/> discards it.
     /// </summary>
     /// <exception cref="EvalInputException">The file belongs to another model, data set or options, or is corrupt.</exception>
-    public static ScoreStore Open(string path, EvalFingerprint fingerprint, IReadOnlyList<string> docIds, bool restart)
+    public static ScoreStore Open(string path, EvalFingerprint fingerprint, IReadOnlyList<string> docIds, bool restart, EvalShard? shard = null)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         if (restart && File.Exists(path))
@@ -114,7 +128,7 @@ internal sealed class ScoreStore : IDisposable
         var complete = existing.AsMemory(0, lastNewline + 1); // a cut-short tail is dropped
 
         var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read);
-        var store = new ScoreStore(path, stream, docIds.Count);
+        var store = new ScoreStore(path, stream, docIds.Count, shard);
         try
         {
             stream.SetLength(complete.Length);
@@ -125,7 +139,13 @@ internal sealed class ScoreStore : IDisposable
             }
             else
             {
-                store.Load(complete, fingerprint, docIds);
+                store.Load(complete, fingerprint, docIds, resuming: true);
+                if (store.Shard != shard)
+                {
+                    throw new EvalInputException(
+                        $"{path} holds the scores of {Describe(store.Shard)}, not of {Describe(shard)}; " +
+                        "rerun with --restart to discard them, or use another --output.");
+                }
             }
 
             return store;
@@ -136,6 +156,32 @@ internal sealed class ScoreStore : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Reads the finished or unfinished output of a shard, for <c>--merge</c>: its header must carry a shard and the
+    /// fingerprint of the merging run. Nothing is written.
+    /// </summary>
+    /// <exception cref="EvalInputException">No scores file, not a shard's, or scored for another model, data or options.</exception>
+    public static ScoreStore ReadShard(string path, EvalFingerprint fingerprint, IReadOnlyList<string> docIds)
+    {
+        if (!File.Exists(path))
+        {
+            throw new EvalInputException($"{path} does not exist: give the --output folders of the shard runs (each holds a {FileName}).");
+        }
+
+        var content = File.ReadAllBytes(path);
+        var complete = content.AsMemory(0, Array.LastIndexOf(content, (byte)'\n') + 1);
+        var store = new ScoreStore(path, null, docIds.Count, null);
+        store.Load(complete, fingerprint, docIds, resuming: false);
+        if (store.Shard is null)
+        {
+            throw new EvalInputException($"{path} holds the scores of a whole run, not of a shard (run with --shard I/N); there is nothing to merge it with.");
+        }
+
+        return store;
+    }
+
+    private static string Describe(EvalShard? shard) => shard is null ? "a whole run" : $"shard {shard}";
 
     /// <summary>How many leading candidates of <paramref name="query"/> already have scores.</summary>
     /// <exception cref="EvalInputException">The stored scores were computed for a different query text under this qid.</exception>
@@ -210,7 +256,7 @@ internal sealed class ScoreStore : IDisposable
         entry.Scores.AddRange(scores);
     }
 
-    public void Dispose() => _stream.Dispose();
+    public void Dispose() => _stream?.Dispose();
 
     private void WriteHeader(EvalFingerprint fingerprint, IReadOnlyList<string> docIds)
     {
@@ -231,6 +277,14 @@ internal sealed class ScoreStore : IDisposable
             }
 
             json.WriteEndArray();
+            if (Shard is { } shard)
+            {
+                json.WriteStartObject("shard");
+                json.WriteNumber("index", shard.Index);
+                json.WriteNumber("count", shard.Count);
+                json.WriteEndObject();
+            }
+
             json.WriteEndObject();
         }
 
@@ -239,12 +293,13 @@ internal sealed class ScoreStore : IDisposable
 
     private void WriteLine(ReadOnlySpan<byte> json)
     {
-        _stream.Write(json);
-        _stream.WriteByte((byte)'\n');
-        _stream.Flush();
+        var stream = _stream ?? throw new InvalidOperationException("a shard read for merging is read-only.");
+        stream.Write(json);
+        stream.WriteByte((byte)'\n');
+        stream.Flush();
     }
 
-    private void Load(ReadOnlyMemory<byte> content, EvalFingerprint fingerprint, IReadOnlyList<string> docIds)
+    private void Load(ReadOnlyMemory<byte> content, EvalFingerprint fingerprint, IReadOnlyList<string> docIds, bool resuming)
     {
         var lineNumber = 0;
         var rest = content;
@@ -259,7 +314,10 @@ internal sealed class ScoreStore : IDisposable
                 using var doc = JsonDocument.Parse(line);
                 if (lineNumber == 1)
                 {
-                    CheckHeader(doc.RootElement, fingerprint, docIds);
+                    CheckHeader(doc.RootElement, fingerprint, docIds, resuming);
+                    Shard = doc.RootElement.TryGetProperty("shard", out var shard)
+                        ? new EvalShard(shard.GetProperty("index").GetInt32(), shard.GetProperty("count").GetInt32())
+                        : null;
                 }
                 else
                 {
@@ -269,12 +327,13 @@ internal sealed class ScoreStore : IDisposable
             catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
             {
                 throw new EvalInputException(
-                    $"{_path}: line {lineNumber} is not a valid scores record ({ex.Message}); rerun with --restart to start over.", ex);
+                    $"{_path}: line {lineNumber} is not a valid scores record ({ex.Message})" +
+                    (resuming ? "; rerun with --restart to start over." : "; rerun that shard."), ex);
             }
         }
     }
 
-    private void CheckHeader(JsonElement header, EvalFingerprint expected, IReadOnlyList<string> docIds)
+    private void CheckHeader(JsonElement header, EvalFingerprint expected, IReadOnlyList<string> docIds, bool resuming)
     {
         if (header.GetProperty("format").GetString() != Format)
         {
@@ -306,9 +365,11 @@ internal sealed class ScoreStore : IDisposable
 
         if (changed.Count > 0)
         {
-            throw new EvalInputException(
-                $"{_path} holds scores from a different run: changed {string.Join(", ", changed)}. " +
-                "Refusing to resume; rerun with --restart to discard them, or use another --output.");
+            throw new EvalInputException(resuming
+                ? $"{_path} holds scores from a different run: changed {string.Join(", ", changed)}. " +
+                  "Refusing to resume; rerun with --restart to discard them, or use another --output."
+                : $"{_path} was scored by a different run than this merge: changed {string.Join(", ", changed)}. " +
+                  "Merge with the same --model, --model-file, --corpus, --corpus-sample, --seed, --max-length and --truncation as the shards were run with.");
         }
     }
 

@@ -102,19 +102,39 @@ public class EvalReportTests
         // k=3: q1 R=1 P=1/3 F1=1/2; q2 R=1 P=1/3 F1=1/2 -> R=1, P=1/3, F1=1/2.
         var k3 = report.Rows[1];
         Assert.Equal((3, 2, 2), (k3.K, k3.Hits, k3.Queries));
-        Assert.Equal(1.0, k3.Recall, 12);
-        Assert.Equal(1.0 / 3, k3.Precision, 12);
-        Assert.Equal(0.5, k3.F1, 12);
+        Assert.Equal(1.0, k3.Recall!.Value, 12);
+        Assert.Equal(1.0 / 3, k3.Precision!.Value, 12);
+        Assert.Equal(0.5, k3.F1!.Value, 12);
 
         // k=10 > 4 candidates: the list is all 4, so P = 1/4 (not 1/10); F1 = 2 * 1/4 / (5/4) = 2/5.
         var k10 = report.Rows[2];
-        Assert.Equal(1.0, k10.Recall, 12);
-        Assert.Equal(0.25, k10.Precision, 12);
-        Assert.Equal(0.4, k10.F1, 12);
+        Assert.Equal(1.0, k10.Recall!.Value, 12);
+        Assert.Equal(0.25, k10.Precision!.Value, 12);
+        Assert.Equal(0.4, k10.F1!.Value, 12);
 
         Assert.Equal(1, report.PerQuery[0].FirstRelevantRank);
         Assert.Equal(3, report.PerQuery[1].FirstRelevantRank);
         Assert.Equal(["d3", "d1", "d0", "d2"], report.PerQuery[1].Top);
+    }
+
+    [Fact]
+    public void AKWhereNoQueryCanBeScoredIsNotANumberNotZero()
+    {
+        // A blank doc id (AutoRAG leaves such a retrieved list unscored) ranked last: k=1 and k=2 are scored, k=3
+        // holds the blank id for both queries, so AutoRAG's mean there is NaN.
+        var data = EvalDataset.Create(
+            [new QaItem("q1", "query 1", [["d0"]]), new QaItem("q2", "query 2", [["d1"]])],
+            [new CorpusItem("d0", "a"), new CorpusItem("d1", "b"), new CorpusItem(" ", "blank id")]);
+        float[][] scores = [[0.9f, 0.5f, 0.1f], [0.4f, 0.8f, 0.1f]];
+        var report = EvalReport.Compute(data, scores, [1, 3]);
+
+        Assert.Equal(new MetricRow(1, 1.0, 1.0, 1.0, 2, 2), report.Rows[0]);
+        Assert.Equal(new MetricRow(3, null, null, null, 0, 0), report.Rows[1]);
+        var table = report.FormatTable("m");
+        Assert.Contains("| m | 1.0000 | 1.0000 | 1.0000 |\nhits@1: 2/2\n", table, StringComparison.Ordinal);
+        Assert.Contains("| m | n/a | n/a | n/a |\nhits@3: n/a", table, StringComparison.Ordinal);
+        Assert.DoesNotContain("0/0", table, StringComparison.Ordinal);
+        Assert.DoesNotContain("0.0000", table, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -126,13 +146,13 @@ public class EvalReportTests
         var worst = golds.Select(g => Enumerable.Range(0, 10).Select(i => i == g ? -1f : 0f).ToArray()).ToList();
 
         var best = EvalReport.Compute(data, oracle, [1, 3]);
-        Assert.Equal((1.0, 1.0, 1.0), (best.Rows[0].F1, best.Rows[0].Recall, best.Rows[0].Precision));
-        Assert.Equal(1.0, best.Rows[1].Recall, 12);
-        Assert.Equal(1.0 / 3, best.Rows[1].Precision, 12);
-        Assert.Equal(0.5, best.Rows[1].F1, 12);
+        Assert.Equal(((double?)1.0, (double?)1.0, (double?)1.0), (best.Rows[0].F1, best.Rows[0].Recall, best.Rows[0].Precision));
+        Assert.Equal(1.0, best.Rows[1].Recall!.Value, 12);
+        Assert.Equal(1.0 / 3, best.Rows[1].Precision!.Value, 12);
+        Assert.Equal(0.5, best.Rows[1].F1!.Value, 12);
 
         var bad = EvalReport.Compute(data, worst, [1, 3]);
-        Assert.All(bad.Rows, r => Assert.Equal((0.0, 0.0, 0.0, 0), (r.F1, r.Recall, r.Precision, r.Hits)));
+        Assert.All(bad.Rows, r => Assert.Equal(((double?)0.0, (double?)0.0, (double?)0.0, 0), (r.F1, r.Recall, r.Precision, r.Hits)));
     }
 
     [Fact]
