@@ -17,7 +17,15 @@ public sealed class DisposeWhileScoringTests
     [InlineData(3)]
     public async Task Dispose_at_random_moments_never_crashes_or_strands_a_caller(int seed)
     {
-        var probe = Path.Combine(AppContext.BaseDirectory, "Reranker.DisposeProbe.dll");
+        // The probe runs from its own build output, with its own deps.json beside its dependencies: the copy in this
+        // test folder has no Microsoft.Extensions.Logging.Abstractions.dll, which the tests take from the ASP.NET Core
+        // shared framework (through the CLI's server), a framework the probe does not run on.
+        var probe = Path.Combine(
+            AppContext.BaseDirectory.Replace(
+                $"{Path.DirectorySeparatorChar}Reranker.Tests{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}",
+                $"{Path.DirectorySeparatorChar}Reranker.DisposeProbe{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}",
+                StringComparison.Ordinal),
+            "Reranker.DisposeProbe.dll");
         Assert.True(File.Exists(probe), "missing " + probe);
         var start = new ProcessStartInfo("dotnet")
         {
