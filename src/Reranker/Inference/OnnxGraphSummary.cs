@@ -49,14 +49,14 @@ internal sealed class OnnxGraphSummary
         var end = stream.Length;
         while (stream.Position < end)
         {
-            var (field, wire) = ReadTag(stream);
+            var (field, wire) = ProtobufWire.ReadTag(stream);
             if (field != 7 || wire != 2)
             {
-                Skip(stream, wire);
+                ProtobufWire.SkipField(stream, wire);
                 continue;
             }
 
-            var graphLength = (long)ReadVarint(stream);
+            var graphLength = (long)ProtobufWire.ReadVarint(stream);
             var graphEnd = checked(stream.Position + graphLength);
             if (graphEnd > end)
             {
@@ -65,14 +65,14 @@ internal sealed class OnnxGraphSummary
 
             while (stream.Position < graphEnd)
             {
-                var (graphField, graphWire) = ReadTag(stream);
+                var (graphField, graphWire) = ProtobufWire.ReadTag(stream);
                 if (graphWire != 2 || graphField is not (1 or 5 or 11))
                 {
-                    Skip(stream, graphWire);
+                    ProtobufWire.SkipField(stream, graphWire);
                     continue;
                 }
 
-                var length = checked((long)ReadVarint(stream));
+                var length = checked((long)ProtobufWire.ReadVarint(stream));
                 var messageEnd = checked(stream.Position + length);
                 if (messageEnd > graphEnd)
                 {
@@ -162,7 +162,7 @@ internal sealed class OnnxGraphSummary
             var wire = (int)(tag & 7);
             if (wire != 2)
             {
-                SkipSpan(span, ref position, wire);
+                ProtobufWire.SkipField(span, ref position, wire);
                 continue;
             }
 
@@ -208,30 +208,30 @@ internal sealed class OnnxGraphSummary
         var dims = new List<long>();
         while (stream.Position < messageEnd)
         {
-            var (field, wire) = ReadTag(stream);
+            var (field, wire) = ProtobufWire.ReadTag(stream);
             if (field == 1 && wire == 0)
             {
-                dims.Add((long)ReadVarint(stream));
+                dims.Add((long)ProtobufWire.ReadVarint(stream));
             }
             else if (field == 1 && wire == 2)
             {
                 // Packed dims.
-                var packedLength = (long)ReadVarint(stream);
+                var packedLength = (long)ProtobufWire.ReadVarint(stream);
                 var packedEnd = checked(stream.Position + packedLength);
                 while (stream.Position < packedEnd)
                 {
-                    dims.Add((long)ReadVarint(stream));
+                    dims.Add((long)ProtobufWire.ReadVarint(stream));
                 }
             }
             else if (field == 8 && wire == 2)
             {
-                var bytes = new byte[checked((int)ReadVarint(stream))];
+                var bytes = new byte[checked((int)ProtobufWire.ReadVarint(stream))];
                 stream.ReadExactly(bytes);
                 name = Encoding.UTF8.GetString(bytes);
             }
             else
             {
-                Skip(stream, wire);
+                ProtobufWire.SkipField(stream, wire);
             }
         }
 
@@ -262,86 +262,11 @@ internal sealed class OnnxGraphSummary
             }
             else
             {
-                SkipSpan(tensor, ref position, wire);
+                ProtobufWire.SkipField(tensor, ref position, wire);
             }
         }
 
         return [.. dims];
-    }
-
-    private static void SkipSpan(ReadOnlySpan<byte> data, ref int position, int wire)
-    {
-        switch (wire)
-        {
-            case 0:
-                ProtobufWire.ReadVarint(data, ref position);
-                break;
-            case 1:
-                position += 8;
-                break;
-            case 2:
-                var length = checked((int)ProtobufWire.ReadVarint(data, ref position));
-                position += length;
-                break;
-            case 5:
-                position += 4;
-                break;
-            default:
-                throw new InvalidDataException($"Unexpected protobuf wire type {wire}.");
-        }
-
-        if (position > data.Length)
-        {
-            throw new InvalidDataException("A protobuf message is truncated.");
-        }
-    }
-
-    private static (int Field, int Wire) ReadTag(Stream stream)
-    {
-        var tag = ReadVarint(stream);
-        return ((int)(tag >> 3), (int)(tag & 7));
-    }
-
-    private static void Skip(Stream stream, int wire)
-    {
-        switch (wire)
-        {
-            case 0:
-                ReadVarint(stream);
-                return;
-            case 1:
-                stream.Seek(8, SeekOrigin.Current);
-                return;
-            case 2:
-                stream.Seek(checked((long)ReadVarint(stream)), SeekOrigin.Current);
-                return;
-            case 5:
-                stream.Seek(4, SeekOrigin.Current);
-                return;
-            default:
-                throw new InvalidDataException($"Unexpected protobuf wire type {wire}.");
-        }
-    }
-
-    private static ulong ReadVarint(Stream stream)
-    {
-        ulong value = 0;
-        for (var shift = 0; shift < 64; shift += 7)
-        {
-            var b = stream.ReadByte();
-            if (b < 0)
-            {
-                throw new EndOfStreamException("The ONNX file ends inside a protobuf varint.");
-            }
-
-            value |= (ulong)(b & 0x7F) << shift;
-            if (b < 0x80)
-            {
-                return value;
-            }
-        }
-
-        throw new InvalidDataException("A protobuf varint is longer than 10 bytes.");
     }
 }
 

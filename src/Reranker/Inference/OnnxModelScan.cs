@@ -71,25 +71,25 @@ internal static class OnnxModelScan
         var end = stream.Length;
         while (stream.Position < end)
         {
-            var (field, wire) = ReadTag(stream);
+            var (field, wire) = ProtobufWire.ReadTag(stream);
             if (field != 7 || wire != 2)
             {
-                Skip(stream, wire);
+                ProtobufWire.SkipField(stream, wire);
                 continue;
             }
 
-            var graphLength = (long)ReadVarint(stream);
+            var graphLength = (long)ProtobufWire.ReadVarint(stream);
             var graphEnd = checked(stream.Position + graphLength);
             while (stream.Position < graphEnd)
             {
-                var (graphField, graphWire) = ReadTag(stream);
+                var (graphField, graphWire) = ProtobufWire.ReadTag(stream);
                 if (graphField != 1 || graphWire != 2)
                 {
-                    Skip(stream, graphWire);
+                    ProtobufWire.SkipField(stream, graphWire);
                     continue;
                 }
 
-                var node = new byte[checked((int)ReadVarint(stream))];
+                var node = new byte[checked((int)ProtobufWire.ReadVarint(stream))];
                 stream.ReadExactly(node);
                 if (NodeOpType(node) is { } op)
                 {
@@ -108,51 +108,5 @@ internal static class OnnxModelScan
         // NodeProto.op_type is field 4.
         var (start, length) = ProtobufWire.FindLengthDelimited(node, 4);
         return start < 0 ? null : Encoding.UTF8.GetString(node.Slice(start, length));
-    }
-
-    private static (int Field, int Wire) ReadTag(Stream stream)
-    {
-        var tag = ReadVarint(stream);
-        return ((int)(tag >> 3), (int)(tag & 7));
-    }
-
-    private static void Skip(Stream stream, int wire)
-    {
-        long length = wire switch
-        {
-            0 => 0,
-            1 => 8,
-            2 => checked((long)ReadVarint(stream)),
-            5 => 4,
-            _ => throw new InvalidDataException($"Unexpected protobuf wire type {wire}."),
-        };
-        if (wire == 0)
-        {
-            ReadVarint(stream);
-            return;
-        }
-
-        stream.Seek(length, SeekOrigin.Current);
-    }
-
-    private static ulong ReadVarint(Stream stream)
-    {
-        ulong value = 0;
-        for (var shift = 0; shift < 64; shift += 7)
-        {
-            var b = stream.ReadByte();
-            if (b < 0)
-            {
-                throw new EndOfStreamException("The ONNX file ends inside a protobuf varint.");
-            }
-
-            value |= (ulong)(b & 0x7F) << shift;
-            if (b < 0x80)
-            {
-                return value;
-            }
-        }
-
-        throw new InvalidDataException("A protobuf varint is longer than 10 bytes.");
     }
 }
