@@ -161,11 +161,11 @@ public sealed partial class CrossEncoder : IDisposable
                 string.Join(", ", session.InputNames),
                 options.IntraOpNumThreads,
                 options.MaxLength);
-            if (session.Attention is { Rewritten: true } rewritten)
+            if (session.Rewrite is { Changed: true } rewritten)
             {
-                Log.AttentionRewritten(logger, modelPath, rewritten.BlocksRewritten);
+                Log.AttentionRewritten(logger, modelPath, rewritten.Attention.BlocksRewritten, rewritten.ProjectionsJoined, rewritten.ResidualSums);
             }
-            else if (session.Attention is { } notRewritten)
+            if (session.Attention is { Rewritten: false } notRewritten && !session.RejectsPadding)
             {
                 Log.AttentionNotRewritten(logger, modelPath, notRewritten.Reason ?? "no attention block matched");
             }

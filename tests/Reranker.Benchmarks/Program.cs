@@ -32,7 +32,7 @@ string Opt(string name, string? fallback = null) =>
 int IntOpt(string name, int fallback) => int.Parse(Opt(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
 var repoRoot = FindRepoRoot();
-var outDir = command is "help" or "long-pair" or "long-pair-report" or "long-docs" ? "" : Path.GetFullPath(Opt("out"));
+var outDir = command is "help" or "model-ab" or "profile" or "profile-report" or "long-pair" or "long-pair-report" or "long-docs" ? "" : Path.GetFullPath(Opt("out"));
 if (outDir.Length > 0)
 {
     Directory.CreateDirectory(outDir);
@@ -152,6 +152,30 @@ switch (command)
             Opt("mode"),
             IntOpt("docs", 20),
             IntOpt("unit-runs", 3))));
+        break;
+
+    case "profile":
+        Console.WriteLine(OperatorProfile.ToLine(OperatorProfile.Run(
+            Path.Combine(Path.GetFullPath(Opt("model")), Opt("file", "model.onnx")),
+            Opt("tokens", "64,128,256,512").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(),
+            IntOpt("runs", 3),
+            LongPair.ParseAttention(Opt("attention", "rewritten")),
+            Path.GetFullPath(Opt("profile-dir", Path.GetTempPath())),
+            Opt("label"),
+            options.GetValueOrDefault("optimized"))));
+        break;
+
+    case "model-ab":
+        Console.WriteLine(OperatorProfile.ToLine(ModelAb.Run(
+            Opt("variants").Split(';').Select(ModelAb.ParseVariant).ToList(),
+            Opt("tokens", "64,128,256,512").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(),
+            IntOpt("runs", 5),
+            IntOpt("threads", 0),
+            Opt("cpu-time", "false") == "true")));
+        break;
+
+    case "profile-report":
+        Console.Write(OperatorProfile.Report(File.ReadAllLines(Path.GetFullPath(Opt("in"))).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject())));
         break;
 
     case "long-pair-report":

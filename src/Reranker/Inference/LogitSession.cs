@@ -52,10 +52,10 @@ internal sealed class LogitSession : IDisposable
     private bool _disposed;
     private bool _releaseDeferred;
 
-        private LogitSession(InferenceSession session, SessionOptions sessionOptions, string[] inputNames, InputKind[] inputKinds, bool logitsWidthIsSymbolic, bool dynamicallyQuantized, AttentionRewriteResult? attention, bool rejectsPadding)
+        private LogitSession(InferenceSession session, SessionOptions sessionOptions, string[] inputNames, InputKind[] inputKinds, bool logitsWidthIsSymbolic, bool dynamicallyQuantized, LoadTimeRewriteResult? rewrite, bool rejectsPadding)
     {
         IsDynamicallyQuantized = dynamicallyQuantized;
-        Attention = attention;
+        Rewrite = rewrite;
         RejectsPadding = rejectsPadding;
         ConcurrentRuns = ConcurrentRunLimit(sessionOptions.IntraOpNumThreads, Environment.ProcessorCount);
         _runGate = new SemaphoreSlim(ConcurrentRuns, ConcurrentRuns);
@@ -83,7 +83,13 @@ internal sealed class LogitSession : IDisposable
     /// What the load-time attention rewrite did (<see cref="AttentionRewrite"/>), or <see langword="null"/> when the
     /// model was loaded exactly as exported.
     /// </summary>
-    public AttentionRewriteResult? Attention { get; }
+    public AttentionRewriteResult? Attention => Rewrite?.Attention;
+
+    /// <summary>
+    /// Everything the load-time rewrite did (<see cref="LoadTimeRewrite"/>), or <see langword="null"/> when the model
+    /// was loaded exactly as exported.
+    /// </summary>
+    public LoadTimeRewriteResult? Rewrite { get; }
 
     /// <summary>
     /// Whether the model runs attention as <c>MultiHeadAttention</c> that may have no mask (rewritten at load time, or
@@ -157,7 +163,7 @@ internal sealed class LogitSession : IDisposable
             // spinning stops within milliseconds (31 ms of CPU in the 2 s after a run). docs/BENCHMARKS.md, "Levers".
             sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "1");
 
-            AttentionRewriteResult? attention = null;
+            LoadTimeRewriteResult? attention = null;
             byte[]? rewritten = null;
             if (rewriteAttention)
             {
@@ -193,7 +199,7 @@ internal sealed class LogitSession : IDisposable
             var (names, kinds) = CheckInputs(session, modelPath);
             var symbolicWidth = CheckOutput(session, modelPath);
             var result = new LogitSession(session, sessionOptions, names, kinds, symbolicWidth, OnnxModelScan.UsesDynamicQuantization(modelPath), attention,
-                attention?.Rewritten == true || OnnxModelScan.UsesMultiHeadAttention(modelPath));
+                attention?.Attention.Rewritten == true || OnnxModelScan.UsesMultiHeadAttention(modelPath));
             session = null;
             sessionOptions = null;
             return result;
@@ -205,13 +211,13 @@ internal sealed class LogitSession : IDisposable
         }
     }
 
-    /// <summary>Parses the model and applies <see cref="AttentionRewrite"/>.</summary>
+    /// <summary>Parses the model and applies <see cref="LoadTimeRewrite"/>.</summary>
     /// <returns>The result, and the rewritten model's bytes when a block was rewritten (else null: load the file).</returns>
     /// <remarks>
     /// Bytes given to ONNX Runtime have no folder: load them with the session config entry
     /// <c>session.model_external_initializers_file_folder_path</c> set to the file's folder (external data).
     /// </remarks>
-    internal static (AttentionRewriteResult Result, byte[]? Bytes) RewriteAttention(string modelPath)
+    internal static (LoadTimeRewriteResult Result, byte[]? Bytes) RewriteAttention(string modelPath)
     {
         ModelProto model;
         try
@@ -222,11 +228,11 @@ internal sealed class LogitSession : IDisposable
         catch (Google.Protobuf.InvalidProtocolBufferException e)
         {
             // ONNX Runtime will give its own error for the file; the rewrite just steps aside.
-            return (new AttentionRewriteResult(0, 0, "the file is not an ONNX model this library can parse: " + e.Message), null);
+            return (new LoadTimeRewriteResult(new AttentionRewriteResult(0, 0, "the file is not an ONNX model this library can parse: " + e.Message), 0, 0), null);
         }
 
-        var result = AttentionRewrite.Apply(model);
-        return (result, result.Rewritten ? Google.Protobuf.MessageExtensions.ToByteArray(model) : null);
+        var result = LoadTimeRewrite.Apply(model);
+        return (result, result.Changed ? Google.Protobuf.MessageExtensions.ToByteArray(model) : null);
     }
 
     private static (string[] Names, InputKind[] Kinds) CheckInputs(InferenceSession session, string modelPath)
@@ -624,6 +630,9 @@ internal sealed class LogitSession : IDisposable
         const string message = "The CrossEncoder has been disposed: create a new instance to score (calls in flight when it was disposed are stopped).";
         return inner is null ? new ObjectDisposedException(nameof(CrossEncoder), message) : new ObjectDisposedException(message, inner);
     }
+
+    /// <summary>Benchmark seam: ends ONNX Runtime's session profiling (enabled through <see cref="Load"/>'s configure) and returns the profile's path.</summary>
+    internal string EndProfilingForBenchmark() => _session.EndProfiling();
 
     /// <summary>Whether <see cref="Dispose"/> has been called.</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed);
