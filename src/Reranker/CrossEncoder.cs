@@ -138,7 +138,7 @@ public sealed partial class CrossEncoder : IDisposable
         }
 
         var started = Stopwatch.GetTimestamp();
-        var session = LogitSession.Load(modelPath, options.IntraOpNumThreads, options.RewriteAttention);
+        var session = LogitSession.Load(modelPath, options.IntraOpNumThreads, options.RewriteAttention, attentionOnly: options.RewriteAttentionOnly);
         try
         {
             IPairEncoder encoder;

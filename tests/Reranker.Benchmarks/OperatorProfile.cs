@@ -26,12 +26,12 @@ internal static class OperatorProfile
         ("GELU", ["BiasGelu", "Gelu", "FastGelu", "Erf", "QuickGelu"]),
     ];
 
-    public static JsonObject Run(string modelPath, int[] lengths, int runs, bool rewriteAttention, string outDir, string label, string? optimizedModelPath = null)
+    public static JsonObject Run(string modelPath, int[] lengths, int runs, bool rewriteAttention, string outDir, string label, string? optimizedModelPath = null, bool attentionOnly = false)
     {
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, "config.json")))!;
         var vocab = config["vocab_size"]!.GetValue<int>();
         var prefix = Path.Combine(outDir, $"ort-profile-{label}");
-        using var session = LogitSession.Load(modelPath, 0, rewriteAttention, o =>
+        using var session = LogitSession.Load(modelPath, 0, rewriteAttention, attentionOnly: attentionOnly, configure: o =>
         {
             o.EnableProfiling = true;
             o.ProfileOutputPathPrefix = prefix;
@@ -154,6 +154,7 @@ internal static class OperatorProfile
             ["label"] = label,
             ["model"] = Path.GetFullPath(modelPath),
             ["attention"] = rewriteAttention ? "rewritten" : "as-exported",
+            ["passes"] = !rewriteAttention ? "none" : attentionOnly ? "attention-only" : "all",
             ["runs_per_length"] = runs,
             ["rows"] = rows,
             ["load"] = Machine.LoadAverage(),

@@ -9,6 +9,12 @@
 //   concurrency --out DIR --model DIR [--requests 8 --docs 10 --rounds 1]
 //   batching    --out DIR --model DIR [--requests 2 --docs 20]
 //   spinning    --out DIR --model DIR --variant int8 [--repeats 6]
+//   before-after --out DIR --model DIR --variant int8 [--requests 6 --docs 20 --rounds 1]
+//               (Rank with the default load-time rewrite against the attention rewrite alone, interleaved)
+//   profile     --model DIR --label L [--tokens 64,128,256,512 --runs 3 --attention rewritten|as-exported
+//               --passes all|attention-only --profile-dir DIR] (per-operator shares; one JSON line on stdout)
+//   profile-report --in FILE.jsonl   (the Markdown table of those lines)
+//   model-ab    --variants "a=PATH[+rewrite];b=PATH..." [--tokens ... --runs 5 --threads 0 --cpu-time false]
 //   report      --out DIR --docs docs/BENCHMARKS.md
 //   long-pair   --model DIR [--file model.onnx] --tokens N --attention rewritten|as-exported [--runs 3 --threads 0 --peak peak.json]
 //               (one pair, one JSON line on stdout; run one cell per process: bench/long-pairs.sh)
@@ -88,6 +94,11 @@ switch (command)
         // Denominators: the best any kernel reached (the harder target).
         result["fp32_flops_all_cores"] = Math.Max(fp32All, cFp32);
         result["int8_ops_all_cores"] = Math.Max(int8All, cInt8);
+        if (Math.Max(int8All, cInt8) <= 0)
+        {
+            throw new InvalidOperationException("No int8 peak: this CPU has no AVX-VNNI for the C# kernel, and the C kernel (--c-peak, built from bench/peak/peak.c with gcc) did not run.");
+        }
+
         result["other_processes_cpu_seconds"] = Machine.CpuSnapshot.Take().OthersSince(before);
         Save("peak", result);
         break;
@@ -126,6 +137,10 @@ switch (command)
         Save("batching-" + Opt("variant", "int8"), Concurrency.Batching(repoRoot, Path.GetFullPath(Opt("model")), IntOpt("requests", 2), IntOpt("docs", 20), [(1, 8192), (4, 8192), (8, 8192), (64, 1 << 20)]));
         break;
 
+    case "before-after":
+        Save("before-after-" + Opt("variant"), RankBeforeAfter.Run(repoRoot, Path.GetFullPath(Opt("model")), Opt("variant"), IntOpt("requests", 6), IntOpt("docs", 20), IntOpt("rounds", 1)));
+        break;
+
     case "spinning":
         Save("spinning-" + Opt("variant", "int8"), Spinning.Run(repoRoot, Path.GetFullPath(Opt("model")), [64, 128, 256, 512], IntOpt("repeats", 6)));
         break;
@@ -162,7 +177,13 @@ switch (command)
             LongPair.ParseAttention(Opt("attention", "rewritten")),
             Path.GetFullPath(Opt("profile-dir", Path.GetTempPath())),
             Opt("label"),
-            options.GetValueOrDefault("optimized"))));
+            options.GetValueOrDefault("optimized"),
+            Opt("passes", "all") switch
+            {
+                "all" => false,
+                "attention-only" => true,
+                var p => throw new ArgumentException($"--passes must be 'all' or 'attention-only', got '{p}'"),
+            })));
         break;
 
     case "model-ab":

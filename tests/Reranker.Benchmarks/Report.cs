@@ -30,6 +30,12 @@ internal static class Report
         var batch32 = Load("batching-fp32");
         var spin8 = Load("spinning-int8");
         var spin32 = Load("spinning-fp32");
+        var before8 = Load("before-after-int8");
+        var before32 = Load("before-after-fp32");
+        var profilePath = Path.Combine(outDir, "profile.jsonl");
+        var profiles = File.Exists(profilePath)
+            ? File.ReadAllLines(profilePath).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject()).ToList()
+            : [];
 
         var md = new StringBuilder();
         md.AppendLine(Begin);
@@ -66,6 +72,8 @@ internal static class Report
         Row("peak RSS, peer (node)", e => Top(e, "peer_peak_rss_mb", "F0") + " MB");
         Row("session load, ours (`CrossEncoder.Create`)", e => Top(e, "load_seconds", "F2") + " s");
         Row("session load, peer (`from_pretrained`)", e => e?["peer"]?["load_ms"] is { } v ? (v.GetValue<double>() / 1000).ToString("F2", CultureInfo.InvariantCulture) + " s" : "n/a");
+        Row("agreement gate: max \\|Δlogit\\|, file as exported (`RewriteAttention = false`) vs peer, 3 single pairs", e => e?["agreement_before_timing"]?["single_pair_logits_max_abs_diff"] is { } v ? v.GetValue<double>().ToString("E1", CultureInfo.InvariantCulture) : "n/a", "≤ 1e-3");
+        Row("max \\|Δlogit\\|, default vs file as exported, same 3 pairs", e => e?["agreement_before_timing"]?["default_vs_as_exported_max_abs_logit_diff"] is { } v ? v.GetValue<double>().ToString("E1", CultureInfo.InvariantCulture) : "n/a");
         Row("max \\|Δscore\\| vs peer fed our batches", e => S(e, "max_abs_score_diff_vs_peer_batches", "E1"));
         Row("max \\|Δscore\\| vs peer as users (untruncated pairs)", e => S(e, "max_abs_score_diff_vs_peer_users_untruncated", "E1"));
         Row("CPU s used by other processes while timed / wall s", e => $"{S(e, "other_processes_cpu_seconds", "F0")} / {S(e, "timed_wall_seconds", "F0")}");
@@ -84,17 +92,46 @@ internal static class Report
             md.AppendLine("| kernel | 1 core | all cores |");
             md.AppendLine("|---|---|---|");
             md.AppendLine(CultureInfo.InvariantCulture, $"| C# Vector512 FMA, fp32 | {G(peak["csharp_fp32_zmm_one_core"])} GFLOP/s | {G(peak["csharp_fp32_zmm_all_cores"])} GFLOP/s |");
-            md.AppendLine(CultureInfo.InvariantCulture, $"| C# AVX-VNNI ymm, int8 | {G(peak["csharp_int8_ymm_one_core"])} GOP/s | {G(peak["csharp_int8_ymm_all_cores"])} GOP/s |");
+            md.AppendLine(peak["csharp_int8_ymm_all_cores"]?.GetValue<double>() > 0
+                ? string.Create(CultureInfo.InvariantCulture, $"| C# AVX-VNNI ymm, int8 | {G(peak["csharp_int8_ymm_one_core"])} GOP/s | {G(peak["csharp_int8_ymm_all_cores"])} GOP/s |")
+                : "| C# AVX-VNNI ymm, int8 | n/a (no AVX-VNNI on this CPU) | n/a |");
             if (peak["c_kernel"] is { } c)
             {
                 md.AppendLine(CultureInfo.InvariantCulture, $"| C AVX-512 FMA zmm, fp32 | {G(c["fp32_zmm_one"])} GFLOP/s | {G(c["fp32_zmm_all"])} GFLOP/s |");
                 md.AppendLine(CultureInfo.InvariantCulture, $"| C AVX512-VNNI zmm, int8 | {G(c["int8_zmm_one"])} GOP/s | {G(c["int8_zmm_all"])} GOP/s |");
-                md.AppendLine(CultureInfo.InvariantCulture, $"| C AVX-VNNI ymm, int8 | {G(c["int8_ymm_one"])} GOP/s | {G(c["int8_ymm_all"])} GOP/s |");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| C VNNI ymm (AVX-VNNI, or the AVX-512 form), int8 | {G(c["int8_ymm_one"])} GOP/s | {G(c["int8_ymm_all"])} GOP/s |");
             }
 
             md.AppendLine(CultureInfo.InvariantCulture, $"| **used as peak** | | **fp32 {G(peak["fp32_flops_all_cores"])} GFLOP/s, int8 {G(peak["int8_ops_all_cores"])} GOP/s** |");
             md.AppendLine();
             md.AppendLine("The bound of a run is its weight-matmul FLOPs at the model's peak (int8 for int8) plus its attention FLOPs at the fp32 peak (ORT's dynamic quantization leaves attention in fp32); \"share of the bound\" = bound time / measured time.");
+            md.AppendLine();
+        }
+
+        if (profiles.Count > 0)
+        {
+            md.AppendLine("### Where one pair's time goes (ONNX Runtime's per-operator profile, one pair per run, mean of 3 runs)");
+            md.AppendLine();
+            md.AppendLine("Shares of a run's time. *as-exported*: the file as written (what Python onnxruntime runs); *attention-only*: the attention rewritten to `MultiHeadAttention` (the default before the later passes); *all*: the default now (projections joined, residual normalizations unfused). \"between operators\" is the run time no operator accounts for (thread hand-off, allocation, the executor).");
+            md.AppendLine();
+            md.Append(OperatorProfile.Report(profiles));
+            md.AppendLine();
+        }
+
+        if (before8 is not null || before32 is not null)
+        {
+            md.AppendLine("### The default path before and after the passes that follow the attention rewrite (Rank of 20 AutoRAG passages, interleaved A B B A)");
+            md.AppendLine();
+            md.AppendLine("| model | requests | before: pairs/s | after (default): pairs/s | speed-up | max \\|Δlogit\\| | other processes' CPU s |");
+            md.AppendLine("|---|---|---|---|---|---|---|");
+            foreach (var b in new[] { before8, before32 })
+            {
+                if (b is not null)
+                {
+                    md.AppendLine(CultureInfo.InvariantCulture, $"| {b["variant"]} | {b["requests"]} × {b["rounds"]} | {F(b["before_pairs_per_s"])} | {F(b["after_pairs_per_s"])} | **{F(b["speedup"], "F3")}×** | {F(b["max_abs_logit_diff"], "E1")} | {F(b["other_processes_cpu_seconds"], "F0")} |");
+                }
+            }
+
             md.AppendLine();
         }
 

@@ -23,11 +23,13 @@ internal sealed record LoadTimeRewriteResult(AttentionRewriteResult Attention, i
 internal static class LoadTimeRewrite
 {
     /// <summary>Rewrites <paramref name="model"/> in place.</summary>
-    public static LoadTimeRewriteResult Apply(ModelProto model)
+    /// <param name="model">The model, changed in place.</param>
+    /// <param name="attentionOnly">Benchmark seam: stop after the attention rewrite.</param>
+    public static LoadTimeRewriteResult Apply(ModelProto model, bool attentionOnly = false)
     {
         var attention = AttentionRewrite.Apply(model);
         var runsTiledAttention = model.Graph?.Node.Any(n => n.OpType == AttentionRewrite.MultiHeadAttentionOp && n.Domain == AttentionRewrite.MicrosoftDomain) == true;
-        if (!runsTiledAttention)
+        if (!runsTiledAttention || attentionOnly)
         {
             // A graph this library does not recognise runs as exported, whole.
             return new LoadTimeRewriteResult(attention, 0, 0);

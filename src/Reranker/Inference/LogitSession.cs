@@ -135,10 +135,11 @@ internal sealed class LogitSession : IDisposable
     /// <see cref="Attention"/>). <see langword="false"/> loads the file exactly as exported.
     /// </param>
     /// <param name="configure">Test seam: last changes to the session options (for example an optimized-model path).</param>
+    /// <param name="attentionOnly">Benchmark seam: only the attention rewrite, not the passes <see cref="LoadTimeRewrite"/> runs after it.</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">ONNX Runtime cannot load the file.</exception>
     /// <exception cref="NotSupportedException">The model's inputs or outputs are not those of a one-logit sequence classifier.</exception>
-    public static LogitSession Load(string modelPath, int intraOpNumThreads, bool rewriteAttention = true, Action<SessionOptions>? configure = null)
+    public static LogitSession Load(string modelPath, int intraOpNumThreads, bool rewriteAttention = true, Action<SessionOptions>? configure = null, bool attentionOnly = false)
     {
         if (!File.Exists(modelPath))
         {
@@ -167,7 +168,7 @@ internal sealed class LogitSession : IDisposable
             byte[]? rewritten = null;
             if (rewriteAttention)
             {
-                (attention, rewritten) = RewriteAttention(modelPath);
+                (attention, rewritten) = RewriteAttention(modelPath, attentionOnly);
                 if (rewritten is not null)
                 {
                     // A model given as bytes has no folder of its own: external data (model.onnx.data) is found
@@ -217,7 +218,7 @@ internal sealed class LogitSession : IDisposable
     /// Bytes given to ONNX Runtime have no folder: load them with the session config entry
     /// <c>session.model_external_initializers_file_folder_path</c> set to the file's folder (external data).
     /// </remarks>
-    internal static (LoadTimeRewriteResult Result, byte[]? Bytes) RewriteAttention(string modelPath)
+    internal static (LoadTimeRewriteResult Result, byte[]? Bytes) RewriteAttention(string modelPath, bool attentionOnly = false)
     {
         ModelProto model;
         try
@@ -231,7 +232,7 @@ internal sealed class LogitSession : IDisposable
             return (new LoadTimeRewriteResult(new AttentionRewriteResult(0, 0, "the file is not an ONNX model this library can parse: " + e.Message), 0, 0), null);
         }
 
-        var result = LoadTimeRewrite.Apply(model);
+        var result = LoadTimeRewrite.Apply(model, attentionOnly);
         return (result, result.Changed ? Google.Protobuf.MessageExtensions.ToByteArray(model) : null);
     }
 
