@@ -527,13 +527,19 @@ public sealed partial class CrossEncoder : IDisposable
 
         var total = ids.Length;
         var scored = 0;
+        var progressLock = new object();
         void OnBatch(int pairs, int tokens, TimeSpan elapsed)
         {
             RerankerMetrics.ScoredPairs.Add(pairs);
             RerankerMetrics.Tokens.Add(tokens);
             RerankerMetrics.BatchDuration.Record(elapsed.TotalMilliseconds);
-            scored += pairs;
-            progress?.Report(new ScoringProgress(scored, total));
+
+            // Batches may finish on several threads at once (intra-op threads below the cores): counts stay in order.
+            lock (progressLock)
+            {
+                scored += pairs;
+                progress?.Report(new ScoringProgress(scored, total));
+            }
         }
 
         // A dynamically quantized model takes one activation scale over the whole batch, so batch-mates (and their

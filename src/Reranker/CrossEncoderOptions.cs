@@ -127,8 +127,17 @@ public sealed record CrossEncoderOptions
 
     /// <summary>Threads ONNX Runtime uses inside one operator; 0 (the default) keeps ONNX Runtime's default, the number of physical cores.</summary>
     /// <remarks>
+    /// <para>
     /// Set it to the cores this process may really use (for example under a container CPU quota): more threads than
     /// cores makes inference several times slower.
+    /// </para>
+    /// <para>
+    /// Below the number of cores, several model runs go at once (cores ÷ this value): concurrent callers share the
+    /// cores, and one call of many pairs (a <see cref="CrossEncoder.Rank"/> of many documents, chunked documents) runs
+    /// that many batches at once, each on its own threads. <c>1</c> scores one pair per core: a single pair then takes
+    /// about cores times longer, but a call of many pairs finishes sooner, and runs of one thread do not stall when
+    /// other processes take a core now and then (docs/BENCHMARKS.md, "pairs in flight"). The logits do not change.
+    /// </para>
     /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
     public int IntraOpNumThreads

@@ -11,6 +11,8 @@
 //   spinning    --out DIR --model DIR --variant int8 [--repeats 6]
 //   before-after --out DIR --model DIR --variant int8 [--requests 6 --docs 20 --rounds 1]
 //               (Rank with the default load-time rewrite against the attention rewrite alone, interleaved)
+//   inflight    --out DIR --model DIR --variant int8 [--tokens 128,512 --pairs 8 --rounds 4]
+//               (one pair on all cores against one pair per core in flight, one thread each)
 //   profile     --model DIR --label L [--tokens 64,128,256,512 --runs 3 --attention rewritten|as-exported
 //               --passes all|attention-only --profile-dir DIR] (per-operator shares; one JSON line on stdout)
 //   profile-report --in FILE.jsonl   (the Markdown table of those lines)
@@ -139,6 +141,10 @@ switch (command)
 
     case "before-after":
         Save("before-after-" + Opt("variant"), RankBeforeAfter.Run(repoRoot, Path.GetFullPath(Opt("model")), Opt("variant"), IntOpt("requests", 6), IntOpt("docs", 20), IntOpt("rounds", 1)));
+        break;
+
+    case "inflight":
+        Save("inflight-" + Opt("variant"), PairsInFlight.Run(repoRoot, Path.GetFullPath(Opt("model")), Opt("tokens", "128,512").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(), IntOpt("pairs", 8), IntOpt("rounds", 4)));
         break;
 
     case "spinning":

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Reranker.Export.Onnx;
@@ -46,7 +47,7 @@ internal sealed class LogitSession : IDisposable
     // Lifetime: every run registers here (under _lifetime) before it touches the native session and leaves after
     // its outputs are copied, so Dispose knows whom to terminate and when the session is free to release.
     private readonly object _lifetime = new();
-    private readonly HashSet<RunOptions> _activeRunOptions = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<RunOptions, int> _activeRunOptions = new(ReferenceEqualityComparer.Instance);
     private readonly CancellationTokenSource _disposing = new();
     private int _activeRuns;
     private bool _disposed;
@@ -357,6 +358,11 @@ internal sealed class LogitSession : IDisposable
     }
 
     /// <summary>Computes the logit of every sequence, in input order.</summary>
+    /// <remarks>
+    /// When one run leaves cores idle (<see cref="ConcurrentRuns"/> above 1: intra-op threads set below the cores),
+    /// up to <see cref="ConcurrentRuns"/> batches of the call run at once, each on its own thread; otherwise one after
+    /// the other, shortest first. The logits do not depend on which.
+    /// </remarks>
     /// <param name="inputIds">Token ids of each pair, special tokens included; none may be empty.</param>
     /// <param name="padId">The tokenizer's padding id, used to fill shorter rows of a batch.</param>
     /// <param name="batchSize">Most sequences in one batch.</param>
@@ -365,7 +371,10 @@ internal sealed class LogitSession : IDisposable
     /// Shared by every batch of this call, so that setting <see cref="RunOptions.Terminate"/> stops the batch in
     /// flight; <see langword="null"/> for a fresh instance per batch. Never share one between calls.
     /// </param>
-    /// <param name="onBatch">Called after each batch with its pair count, its real (unpadded) token count and how long it ran.</param>
+    /// <param name="onBatch">
+    /// Called after each batch with its pair count, its real (unpadded) token count and how long it ran; from several
+    /// threads at once when batches run in parallel (<see cref="ConcurrentRuns"/> above 1).
+    /// </param>
     /// <param name="beforeBatch">Test seam: called after the cancellation check, right before each batch runs.</param>
     /// <param name="cancellationToken">Checked before each batch.</param>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled between batches.</exception>
@@ -395,7 +404,8 @@ internal sealed class LogitSession : IDisposable
             }
         }
 
-        foreach (var batch in PlanBatches(lengths, batchSize, maxBatchTokens, RejectsPadding))
+        var plan = PlanBatches(lengths, batchSize, maxBatchTokens, RejectsPadding);
+        void RunBatch(int[] batch)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var sequenceLength = lengths[batch[^1]];
@@ -440,6 +450,53 @@ internal sealed class LogitSession : IDisposable
             }
         }
 
+        // One thread per run leaves cores idle while one batch runs: then as many batches run at once as the run gate
+        // lets in (cores / threads per run), each on its own thread, so a call of many pairs keeps every core busy.
+        var workers = GateRuns ? Math.Min(ConcurrentRuns, plan.Count) : 1;
+        if (workers <= 1)
+        {
+            foreach (var batch in plan)
+            {
+                RunBatch(batch);
+            }
+
+            return logits;
+        }
+
+        var next = -1;
+        ExceptionDispatchInfo? failure = null;
+        void Worker()
+        {
+            while (Volatile.Read(ref failure) is null)
+            {
+                var k = Interlocked.Increment(ref next);
+                if (k >= plan.Count)
+                {
+                    return;
+                }
+
+                try
+                {
+                    RunBatch(plan[k]);
+                }
+                catch (Exception e)
+                {
+                    // The first failure wins; the other workers stop after the batch they are in.
+                    Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(e), null);
+                    return;
+                }
+            }
+        }
+
+        var helpers = new Task[workers - 1];
+        for (var w = 0; w < helpers.Length; w++)
+        {
+            helpers[w] = Task.Factory.StartNew(Worker, CancellationToken.None, TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+        }
+
+        Worker();
+        Task.WaitAll(helpers);
+        failure?.Throw();
         return logits;
     }
 
@@ -496,8 +553,13 @@ internal sealed class LogitSession : IDisposable
             using var ownRunOptions = runOptions is null ? new RunOptions() : null;
             if (sequenceLength >= ShrinkArenaFromLength)
             {
-                // Batches run shortest first, so once a call reaches this length its later batches are as long.
-                (runOptions ?? ownRunOptions!).AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
+                // Batches run shortest first, so once a call reaches this length its later batches are as long. The
+                // entry goes on the call's shared options: locked, since parallel batches of one call may add it at once.
+                var target = runOptions ?? ownRunOptions!;
+                lock (target)
+                {
+                    target.AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
+                }
             }
             var activeRunOptions = runOptions ?? ownRunOptions!;
             Enter(activeRunOptions);
@@ -602,7 +664,7 @@ internal sealed class LogitSession : IDisposable
             }
 
             _activeRuns++;
-            _activeRunOptions.Add(runOptions);
+            _activeRunOptions[runOptions] = _activeRunOptions.GetValueOrDefault(runOptions) + 1;
         }
     }
 
@@ -612,7 +674,10 @@ internal sealed class LogitSession : IDisposable
         lock (_lifetime)
         {
             _activeRuns--;
-            _activeRunOptions.Remove(runOptions);
+            if (--_activeRunOptions[runOptions] == 0)
+            {
+                _activeRunOptions.Remove(runOptions);
+            }
             if (_activeRuns == 0 && _disposed)
             {
                 if (_releaseDeferred)
@@ -653,7 +718,7 @@ internal sealed class LogitSession : IDisposable
             }
 
             Volatile.Write(ref _disposed, true);
-            foreach (var runOptions in _activeRunOptions)
+            foreach (var runOptions in _activeRunOptions.Keys)
             {
                 runOptions.Terminate = true;
             }
