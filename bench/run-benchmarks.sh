@@ -6,13 +6,13 @@
 #
 # Environment: MODELS (default /tmp/bench-model: fp32/ and int8/ model directories, exported here when missing;
 # about 2.8 GB, keep them out of the repository), PHASES (default "peak tokenizer profile int8 fp32 before-after
-# concurrency batching spinning report"),
+# inflight concurrency batching spinning report"),
 # E2E_REQUESTS (default 6), RAW_REQUESTS (default 1; requests timed both through Rank and bare Run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODELS=${MODELS:-/tmp/bench-model}
 OUT=${1:-/tmp/bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
-PHASES=${PHASES:-peak tokenizer profile int8 fp32 before-after concurrency batching spinning report}
+PHASES=${PHASES:-peak tokenizer profile int8 fp32 before-after inflight concurrency batching spinning report}
 CLI=src/Reranker.Cli/bin/Release/net10.0/Reranker.Cli
 BENCH=tests/Reranker.Benchmarks/bin/Release/net10.0/Reranker.Benchmarks
 mkdir -p "$OUT"
@@ -64,6 +64,9 @@ for phase in $PHASES; do
     before-after)
       "$BENCH" before-after --out "$OUT" --model "$MODELS/int8" --variant int8 --requests "${E2E_REQUESTS:-6}" --docs 20
       "$BENCH" before-after --out "$OUT" --model "$MODELS/fp32" --variant fp32 --requests 3 --docs 20 ;;
+    inflight)
+      "$BENCH" inflight --out "$OUT" --model "$MODELS/int8" --variant int8 --tokens 128,512 --pairs 8 --rounds 4
+      "$BENCH" inflight --out "$OUT" --model "$MODELS/fp32" --variant fp32 --tokens 128,512 --pairs 4 --rounds 2 ;;
     concurrency) "$BENCH" concurrency --out "$OUT" --model "$MODELS/int8" --requests 8 --docs 10 --rounds "${CONCURRENCY_ROUNDS:-2}" ;;
     batching)
       "$BENCH" batching --out "$OUT" --model "$MODELS/int8" --variant int8 --requests 2 --docs 20

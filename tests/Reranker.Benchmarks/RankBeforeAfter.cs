@@ -6,7 +6,9 @@ namespace Reranker.Benchmarks;
 /// <summary>
 /// The default path against the default path as it was before the passes that follow the attention rewrite
 /// (<c>RewriteAttentionOnly</c>: attention as <c>MultiHeadAttention</c>, projections and residual normalisations as
-/// exported), both in this process on the same Rank requests, interleaved A B B A so that load drift hits both alike.
+/// exported), both in this process on the same Rank requests, interleaved A B B A so that load drift hits both alike;
+/// and, as a third engine in the same rotation, the default with one intra-op thread per run, so that as many pairs
+/// as cores are in flight at once (<c>IntraOpNumThreads = 1</c>).
 /// </summary>
 internal static class RankBeforeAfter
 {
@@ -15,19 +17,22 @@ internal static class RankBeforeAfter
         var requests = Workload.Requests(repoRoot, requestCount, documents);
         using var after = CrossEncoder.Create(modelDirectory);
         using var before = CrossEncoder.Create(modelDirectory, new CrossEncoderOptions { RewriteAttentionOnly = true });
+        using var inFlight = CrossEncoder.Create(modelDirectory, new CrossEncoderOptions { IntraOpNumThreads = 1 });
         var warm = requests[0];
         before.Rank(warm.Query, warm.Documents);
         after.Rank(warm.Query, warm.Documents);
+        inFlight.Rank(warm.Query, warm.Documents);
 
         var cpu = Machine.CpuSnapshot.Take();
-        double beforeS = 0, afterS = 0, maxDiff = 0;
+        double beforeS = 0, afterS = 0, inFlightS = 0, maxDiff = 0, inFlightDiff = 0;
         var rows = new JsonArray();
         for (var round = 0; round < rounds; round++)
         {
             for (var g = 0; g < requests.Count; g++)
             {
                 var r = requests[g];
-                var order = (g + round) % 2 == 0 ? new[] { before, after } : new[] { after, before };
+                CrossEncoder[] engines = [before, after, inFlight];
+                var order = Enumerable.Range(0, 3).Select(k => engines[(g + round + k) % 3]).ToArray();
                 var ms = new Dictionary<CrossEncoder, double>();
                 var logits = new Dictionary<CrossEncoder, float[]>();
                 foreach (var engine in order)
@@ -46,9 +51,11 @@ internal static class RankBeforeAfter
 
                 beforeS += ms[before] / 1000;
                 afterS += ms[after] / 1000;
+                inFlightS += ms[inFlight] / 1000;
                 maxDiff = Math.Max(maxDiff, Stats.MaxAbsDiff(logits[before], logits[after]));
-                rows.Add(new JsonObject { ["round"] = round, ["qid"] = r.QueryId, ["before_ms"] = ms[before], ["after_ms"] = ms[after] });
-                Console.Error.WriteLine($"[{variant}] before/after, round {round + 1} request {g + 1}: before {ms[before]:F0} ms, after {ms[after]:F0} ms; load {Machine.LoadAverage()}");
+                inFlightDiff = Math.Max(inFlightDiff, Stats.MaxAbsDiff(logits[after], logits[inFlight]));
+                rows.Add(new JsonObject { ["round"] = round, ["qid"] = r.QueryId, ["before_ms"] = ms[before], ["after_ms"] = ms[after], ["in_flight_ms"] = ms[inFlight] });
+                Console.Error.WriteLine($"[{variant}] before/after, round {round + 1} request {g + 1}: before {ms[before]:F0} ms, after {ms[after]:F0} ms, pairs in flight {ms[inFlight]:F0} ms; load {Machine.LoadAverage()}");
             }
         }
 
@@ -66,6 +73,10 @@ internal static class RankBeforeAfter
             ["after_pairs_per_s"] = pairs / afterS,
             ["speedup"] = beforeS / afterS,
             ["max_abs_logit_diff"] = maxDiff,
+            ["in_flight_seconds"] = inFlightS,
+            ["in_flight_pairs_per_s"] = pairs / inFlightS,
+            ["in_flight_speedup_vs_after"] = afterS / inFlightS,
+            ["in_flight_max_abs_logit_diff_vs_after"] = inFlightDiff,
             ["rows"] = rows,
             ["other_processes_cpu_seconds"] = Machine.CpuSnapshot.Take().OthersSince(cpu),
             ["load"] = Machine.LoadAverage(),
