@@ -43,6 +43,7 @@ internal static class OperatorProfile
 
         // Runs, in order: per length one warm-up then `runs` timed ones. Wall times are kept to check the profile.
         var plan = new List<(int Tokens, bool Warmup, double Seconds)>();
+        var faults = new Dictionary<int, List<long>>();
         foreach (var tokens in lengths)
         {
             var random = new Random(tokens);
@@ -55,9 +56,14 @@ internal static class OperatorProfile
             ids[^1] = 2;
             for (var r = 0; r <= runs; r++)
             {
+                var faultsBefore = Machine.MinorFaults();
                 var watch = Stopwatch.StartNew();
                 session.Run([ids], 1, 1, tokens);
                 plan.Add((tokens, r == 0, watch.Elapsed.TotalSeconds));
+                if (r > 0)
+                {
+                    (faults.TryGetValue(tokens, out var list) ? list : faults[tokens] = []).Add(Machine.MinorFaults() - faultsBefore);
+                }
             }
         }
 
@@ -141,10 +147,11 @@ internal static class OperatorProfile
                 ["runs"] = counted,
                 ["run_ms"] = runMicros / counted / 1000.0,
                 ["wall_ms_median"] = Stats.Median(wall) * 1000.0,
+                ["minor_page_faults_per_run"] = faults.TryGetValue(tokens, out var f) ? f.Average() : 0,
                 ["shares"] = groups,
                 ["op_ms_per_run"] = ops2,
             });
-            Console.Error.WriteLine($"{label} {tokens} tokens: run {runMicros / counted / 1000.0:F1} ms; " +
+            Console.Error.WriteLine($"{label} {tokens} tokens: run {runMicros / counted / 1000.0:F1} ms, {(faults.TryGetValue(tokens, out var pf) ? pf.Average() : 0):F0} page faults/run; " +
                 string.Join(", ", groups.Select(kv => $"{kv.Key} {kv.Value!.GetValue<double>():P1}")));
         }
 
