@@ -351,8 +351,8 @@ public static class RerankServer
 
     /// <summary>
     /// Reads the body as JSON. Every way a client can send a broken body is a 4xx: malformed JSON, broken chunked
-    /// framing or a body shorter than its Content-Length (400), a body slower than Kestrel's minimum data rate (408),
-    /// a body over the size limit (413).
+    /// framing, a body shorter than its Content-Length or a connection that ends before the body does (400), a body
+    /// slower than Kestrel's minimum data rate (408), a body over the size limit (413).
     /// </summary>
     private static async Task<JsonDocument> ReadJsonAsync(HttpContext context, RerankServerOptions settings)
     {
@@ -373,9 +373,17 @@ public static class RerankServer
                 _ => new ApiError(e.StatusCode is >= 400 and < 500 ? e.StatusCode : StatusCodes.Status400BadRequest, ErrorTypes.InvalidRequest, $"The request body is malformed: {e.Message}"),
             };
         }
-        catch (IOException e) when (!context.RequestAborted.IsCancellationRequested)
+        catch (IOException e)
         {
             throw ApiError.BadRequest($"The request body ended early: {e.Message}");
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The connection ended while the body was being read: the body did not arrive whole. Kestrel reports a client
+            // that closes its side as an aborted request, or as an early end of the body when a read was already waiting
+            // (a race of milliseconds); both are the same client mistake, so both are 400 invalid_request (counted so even
+            // when nobody is left to read the answer). 'cancelled' is for a client that leaves after its request arrived.
+            throw ApiError.BadRequest("The request body ended early: the connection closed before the body was complete.");
         }
     }
 
