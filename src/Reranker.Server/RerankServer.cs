@@ -125,6 +125,14 @@ public static class RerankServer
             return context.Response.WriteAsJsonAsync(new ErrorBody("Internal error while scoring.", ErrorTypes.Backend), JsonOptions);
         }));
 
+        if (options.ApiKeys.Count > 0)
+        {
+            // Before every endpoint: routing has already chosen one (WebApplication runs UseRouting first), so the
+            // probes are recognised by their AllowAnonymous metadata.
+            var authentication = new ApiKeyAuthentication(options.ApiKeys, app.Services.GetRequiredService<ServerMetrics>(), app.Services.GetRequiredService<ILoggerFactory>());
+            app.Use(authentication.InvokeAsync);
+        }
+
         app.MapPost("/rerank", (HttpContext context, ModelHost host, RequestGate gate, ServerMetrics metrics, RerankServerOptions settings) =>
             HandleAsync(context, host, gate, metrics, settings, "rerank", root => RequestParser.ParseTei(root, settings), (encoder, request, cancel) => ScoreTeiAsync(encoder, settings, metrics, request, cancel)));
         app.MapPost("/v1/rerank", (HttpContext context, ModelHost host, RequestGate gate, ServerMetrics metrics, RerankServerOptions settings) =>
@@ -133,9 +141,10 @@ public static class RerankServer
         var ready = new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag), ResponseWriter = WriteHealthAsync };
         // Not ready is reported as Degraded (logged as a warning, not an error, by the health check service) and answered 503.
         ready.ResultStatusCodes[HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable;
-        app.MapHealthChecks(ReadinessPath, ready);
-        app.MapHealthChecks("/ping", ready);
-        app.MapHealthChecks(LivenessPath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = (context, _) => context.Response.WriteAsJsonAsync(new { Status = "alive" }, JsonOptions) });
+        // The probes answer without an API key: a kubelet or load balancer has none to send.
+        app.MapHealthChecks(ReadinessPath, ready).AllowAnonymous();
+        app.MapHealthChecks("/ping", ready).AllowAnonymous();
+        app.MapHealthChecks(LivenessPath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = (context, _) => context.Response.WriteAsJsonAsync(new { Status = "alive" }, JsonOptions) }).AllowAnonymous();
         app.MapPrometheusScrapingEndpoint(MetricsPath);
         app.MapGet("/info", (ModelHost host, RerankServerOptions settings) => Results.Json(
             new
@@ -159,6 +168,7 @@ public static class RerankServer
                 host.Encoder?.Options.IntraOpNumThreads,
                 Environment.ProcessorCount,
                 settings.AutoTruncate,
+                ApiKeyRequired = settings.ApiKeys.Count > 0,
                 settings.MaxDocuments,
                 settings.MaxTextCharacters,
                 settings.MaxRequestCharacters,
@@ -191,8 +201,13 @@ public static class RerankServer
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or InvalidOperationException or FormatException)
         {
             var urls = app.Configuration["urls"] ?? string.Join(';', app.Urls);
+            var certificate = app.Configuration.GetSection("Kestrel:Certificates").Exists() ||
+                (urls.Contains("https:", StringComparison.OrdinalIgnoreCase) && e.GetBaseException().Message.Contains("certificate", StringComparison.OrdinalIgnoreCase));
+            var hint = certificate
+                ? "Give a readable certificate for HTTPS: --Kestrel:Certificates:Default:Path cert.pem --Kestrel:Certificates:Default:KeyPath key.pem (PEM), or Path and Password for a .pfx."
+                : "Pick a free port on an address of this machine with --urls (e.g. --urls http://0.0.0.0:8080).";
             throw new ServerStartupException(
-                $"cannot listen on {urls}: {FirstLine(e.GetBaseException().Message)} Pick a free port on an address of this machine with --urls (e.g. --urls http://0.0.0.0:8080).",
+                $"cannot listen on {urls}: {FirstLine(e.GetBaseException().Message)} {hint}",
                 ServerStartupException.ExitFailure,
                 e);
         }
@@ -488,6 +503,13 @@ public static class RerankServer
             // The query leaves no room for document tokens: the request cannot be chunked as asked.
             throw ApiError.Unprocessable(e.Message);
         }
+    }
+
+    /// <summary>Writes an error response in the service's shape, <c>{"error": ..., "error_type": ...}</c>, from middleware.</summary>
+    internal static Task WriteErrorAsync(HttpContext context, int status, string type, string message)
+    {
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsJsonAsync(new ErrorBody(message, type), JsonOptions);
     }
 
     private static IResult Error(int status, string type, string message) =>
