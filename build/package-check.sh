@@ -5,7 +5,7 @@
 #    into artifacts/feed), its nuget.config (the folder feed plus nuget.org, with source mapping) in a new console
 #    application outside the repository, and its 'dotnet add package' commands, restored into an EMPTY packages folder,
 #    so every dependency really comes from nuget.org and Reranker from the folder. Then every ```csharp block of the
-#    README is compiled in that application as its Program.cs, as a user pastes it, and the async example is run on the
+#    README and of docs/*.md is compiled in that application as its Program.cs, as a user pastes it, and the async example is run on the
 #    tiny model (its progress lines must come before its result). The tool package is installed and run.
 # 2. The contents and metadata of the .nupkg/.snupkg.
 # 3. samples/Quickstart built against the package (PackageReference, not the ProjectReference) prints exactly what
@@ -44,7 +44,7 @@ step "README pack step: $pack_block"
 rm -rf artifacts/feed
 bash -euo pipefail -c "$pack_block" >"$work/pack.log" 2>&1 || { cat "$work/pack.log" >&2; fail "the README's pack command failed"; }
 feed="$PWD/artifacts/feed"
-for id in Reranker Reranker.Extensions.DependencyInjection Reranker.Tool; do
+for id in Reranker Reranker.Extensions.DependencyInjection Reranker.Extensions.VectorData Reranker.Agents.AI Reranker.Tool; do
     [[ -f "$feed/$id.$version.nupkg" ]] || fail "the README's pack command did not produce $id.$version.nupkg"
     [[ -f "$feed/$id.$version.snupkg" ]] || fail "the README's pack command did not produce $id.$version.snupkg"
 done
@@ -72,23 +72,30 @@ step "README add step in a new console app, packages folder $NUGET_PACKAGES (emp
     || fail "the restored Reranker is not the one in artifacts/feed"
 [[ -d "$NUGET_PACKAGES/microsoft.ml.onnxruntime" ]] || fail "ONNX Runtime was not restored from nuget.org"
 
-# Every C# block of the README, as Program.cs of that application. The DI example needs a host, as a user's would.
+# Every C# block of the README and of docs/*.md, as Program.cs of that application. The DI example needs a host, as a
+# user's would.
 hosting=$(sed -nE 's/.*"Microsoft.Extensions.DependencyInjection" Version="([^"]+)".*/\1/p' Directory.Packages.props)
 (cd "$app" && dotnet add package Microsoft.Extensions.Hosting --version "$hosting") >>"$work/add.log" 2>&1 \
     || { cat "$work/add.log" >&2; fail "could not add Microsoft.Extensions.Hosting"; }
 mkdir -p "$work/snippets"
-awk -v dir="$work/snippets" '
-    /^ *```csharp *$/ { inside = 1; n++; match($0, /^ */); indent = RLENGTH; file = sprintf("%s/snippet-%02d.cs", dir, n); printf "" > file; next }
-    inside && /^ *```/ { inside = 0; close(file); next }
-    inside { print substr($0, indent + 1) >> file }
-' README.md
-count=$(find "$work/snippets" -name 'snippet-*.cs' | wc -l)
+# One file per block, named after its document: snippet-README-01.cs, snippet-RAG-02.cs, ...
+for doc in README.md docs/*.md; do
+    awk -v dir="$work/snippets" -v name="$(basename "$doc" .md)" '
+        /^ *```csharp *$/ { inside = 1; n++; match($0, /^ */); indent = RLENGTH; file = sprintf("%s/snippet-%s-%02d.cs", dir, name, n); printf "" > file; next }
+        inside && /^ *```/ { inside = 0; close(file); next }
+        inside { print substr($0, indent + 1) >> file }
+    ' "$doc"
+done
+count=$(find "$work/snippets" -name 'snippet-README-*.cs' | wc -l)
 [[ "$count" -ge 4 ]] || fail "expected at least 4 C# blocks in README.md, found $count"
+rag=$(find "$work/snippets" -name 'snippet-RAG-*.cs' | wc -l)
+[[ "$rag" -ge 2 ]] || fail "expected the VectorData and Agent Framework C# blocks in docs/RAG.md, found $rag"
+count=$(find "$work/snippets" -name 'snippet-*.cs' | wc -l)
 for snippet in "$work/snippets"/snippet-*.cs; do
     cp "$snippet" "$app/Program.cs"
     if ! (cd "$app" && dotnet build -c Release --no-restore -nologo -v:q) >"$work/snippet.log" 2>&1; then
         cat "$work/snippet.log" >&2
-        fail "README C# block $(basename "$snippet") does not compile as pasted:\n$(cat "$snippet")"
+        fail "C# block $(basename "$snippet") does not compile as pasted:\n$(cat "$snippet")"
     fi
     if grep -q 'PredictAsync' "$snippet"; then
         sed "s|/models/bge-reranker-v2-m3-ko|$PWD/models/tiny-xlmr-reranker|" "$snippet" >"$app/Program.cs"
@@ -99,7 +106,7 @@ for snippet in "$work/snippets"/snippet-*.cs; do
             || fail "the async example printed its result before its last progress line: $(cat "$work/async.out")"
     fi
 done
-step "OK: the README's pack, nuget.config and add steps restore from an empty packages folder; its $count C# blocks compile"
+step "OK: the README's pack, nuget.config and add steps restore from an empty packages folder; the $count C# blocks of README.md and docs/*.md compile"
 
 (cd "$user" && dotnet tool install --tool-path "$user/tools" Reranker.Tool --version "$version" --add-source "$feed") >"$work/tool.log" 2>&1 \
     || { cat "$work/tool.log" >&2; fail "the tool does not install from artifacts/feed"; }
@@ -135,6 +142,37 @@ ort=$(grep -oE '<dependency id="Microsoft\.ML\.OnnxRuntime"[^>]*>' <<<"$nuspec")
     || fail "Microsoft.ML.OnnxRuntime is not a dependency of the package"
 # The default exclude (Build,Analyzers) is fine; native or runtime assets must not be excluded.
 if grep -qiE 'exclude="[^"]*(Native|Runtime|Compile|All)' <<<"$ort"; then fail "ORT assets excluded: $ort"; fi
+
+# The core keeps its small dependency set: the retrieval adapters' dependencies are theirs alone.
+for heavy in Microsoft.Extensions.VectorData.Abstractions Microsoft.Agents.AI Microsoft.Extensions.AI.Abstractions; do
+    if grep -q "<dependency id=\"$heavy\"" <<<"$nuspec"; then fail "the Reranker package depends on $heavy"; fi
+done
+
+# The extension packages: library, XML documentation and PDB, metadata, and a dependency on this very Reranker (the
+# Agent Framework one through Reranker.Extensions.VectorData, checked below).
+for id in Reranker.Extensions.DependencyInjection Reranker.Extensions.VectorData Reranker.Agents.AI; do
+    entries=$(unzip -Z1 "$feed/$id.$version.nupkg")
+    for entry in "lib/net10.0/$id.dll" "lib/net10.0/$id.xml"; do
+        grep -qx "$entry" <<<"$entries" || fail "$entry missing from $id.$version.nupkg"
+    done
+    grep -qx "lib/net10.0/$id.pdb" <<<"$(unzip -Z1 "$feed/$id.$version.snupkg")" || fail "$id.pdb missing from its .snupkg"
+    spec=$(unzip -p "$feed/$id.$version.nupkg" "$id.nuspec")
+    for pattern in "<version>$version</version>" '<license type="expression">MIT</license>' '<description>[^<]+</description>'; do
+        grep -qE "$pattern" <<<"$spec" || fail "$id.nuspec lacks $pattern"
+    done
+    if [[ "$id" != Reranker.Agents.AI ]]; then
+        grep -q "<dependency id=\"Reranker\" version=\"$version\"" <<<"$spec" || fail "$id does not depend on Reranker $version"
+    fi
+done
+grep -q '<dependency id="Microsoft.Extensions.VectorData.Abstractions"' <(unzip -p "$feed/Reranker.Extensions.VectorData.$version.nupkg" Reranker.Extensions.VectorData.nuspec) \
+    || fail "Reranker.Extensions.VectorData does not depend on Microsoft.Extensions.VectorData.Abstractions"
+if unzip -p "$feed/Reranker.Extensions.VectorData.$version.nupkg" Reranker.Extensions.VectorData.nuspec | grep -q '<dependency id="Microsoft.Agents.AI"'; then
+    fail "Reranker.Extensions.VectorData depends on the Agent Framework"
+fi
+agents=$(unzip -p "$feed/Reranker.Agents.AI.$version.nupkg" Reranker.Agents.AI.nuspec)
+grep -q '<dependency id="Microsoft.Agents.AI"' <<<"$agents" || fail "Reranker.Agents.AI does not depend on Microsoft.Agents.AI"
+grep -q "<dependency id=\"Reranker.Extensions.VectorData\" version=\"$version\"" <<<"$agents" || fail "Reranker.Agents.AI does not depend on Reranker.Extensions.VectorData $version"
+step "OK: the extension packages hold their library, documentation and symbols, and the core depends on none of theirs"
 
 # SourceLink needs a git remote on a known host; this repository may have none (then the PDB still embeds the
 # sources, see Directory.Build.props).

@@ -31,6 +31,14 @@ internal static class ServeCommand
             HelpName = "URLS",
         };
 
+        var apiKey = new Option<string[]>("--api-key")
+        {
+            Description = "require 'Authorization: Bearer KEY' on every endpoint but the probes (/alive, /health, /ping); " +
+                          "repeat it, or separate keys by commas, to accept several while rotating [default: Reranker:ApiKey " +
+                          "(environment Reranker__ApiKey), else no authentication]",
+            HelpName = "KEY",
+        };
+
         var command = new Command("serve", """
             Serve the model over HTTP: POST /rerank (Hugging Face TEI), POST /v1/rerank (Cohere/Jina), GET /health
             (readiness), /alive (liveness), /metrics (Prometheus), /info. The model loads in the background: /alive
@@ -38,10 +46,12 @@ internal static class ServeCommand
             (Reranker:DrainTimeoutSeconds, default 30), new ones get 503, then the process exits 0.
             Any setting of the Reranker section can follow as --Reranker:SETTING VALUE (MaxConcurrentRequests,
             MaxQueuedRequests, CrossEncoder:MaxLength, ...) or come from the environment as Reranker__SETTING.
+            HTTPS: --urls https://0.0.0.0:8443 --Kestrel:Certificates:Default:Path cert.pem
+            --Kestrel:Certificates:Default:KeyPath key.pem (or Kestrel__Certificates__Default__Path in the environment).
             Exit codes: 0 stopped cleanly, 1 the model or the address failed, 2 bad command line or setting.
             """)
         {
-            model, revision, quantize, urls,
+            model, revision, quantize, urls, apiKey,
         };
 
         // Configuration keys (--Reranker:MaxDocuments 64, --Reranker:MaxDocuments=64, --Logging:LogLevel:Default Warning)
@@ -68,6 +78,13 @@ internal static class ServeCommand
             if (parse.GetValue(urls) is { } u)
             {
                 args.AddRange(["--urls", u]);
+            }
+
+            if (parse.GetValue(apiKey) is { Length: > 0 } keys)
+            {
+                // One setting: a comma-separated list, as Reranker:ApiKey takes it (it wins over the environment's).
+                // '=' form: a key may start with '-' and must not be read as another option.
+                args.Add("--Reranker:ApiKey=" + string.Join(',', keys));
             }
 
             var stderr = parse.InvocationConfiguration.Error;

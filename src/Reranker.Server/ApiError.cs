@@ -29,5 +29,6 @@ internal static class ErrorTypes
     public const string Loading = "loading";
     public const string Draining = "draining";
     public const string Cancelled = "cancelled";
+    public const string Unauthorized = "unauthorized";
     public const string Backend = "backend";
 }

@@ -125,6 +125,14 @@ public static class RerankServer
             return context.Response.WriteAsJsonAsync(new ErrorBody("Internal error while scoring.", ErrorTypes.Backend), JsonOptions);
         }));
 
+        if (options.ApiKeys.Count > 0)
+        {
+            // Before every endpoint: routing has already chosen one (WebApplication runs UseRouting first), so the
+            // probes are recognised by their AllowAnonymous metadata.
+            var authentication = new ApiKeyAuthentication(options.ApiKeys, app.Services.GetRequiredService<ServerMetrics>(), app.Services.GetRequiredService<ILoggerFactory>());
+            app.Use(authentication.InvokeAsync);
+        }
+
         app.MapPost("/rerank", (HttpContext context, ModelHost host, RequestGate gate, ServerMetrics metrics, RerankServerOptions settings) =>
             HandleAsync(context, host, gate, metrics, settings, "rerank", root => RequestParser.ParseTei(root, settings), (encoder, request, cancel) => ScoreTeiAsync(encoder, settings, metrics, request, cancel)));
         app.MapPost("/v1/rerank", (HttpContext context, ModelHost host, RequestGate gate, ServerMetrics metrics, RerankServerOptions settings) =>
@@ -133,9 +141,10 @@ public static class RerankServer
         var ready = new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag), ResponseWriter = WriteHealthAsync };
         // Not ready is reported as Degraded (logged as a warning, not an error, by the health check service) and answered 503.
         ready.ResultStatusCodes[HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable;
-        app.MapHealthChecks(ReadinessPath, ready);
-        app.MapHealthChecks("/ping", ready);
-        app.MapHealthChecks(LivenessPath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = (context, _) => context.Response.WriteAsJsonAsync(new { Status = "alive" }, JsonOptions) });
+        // The probes answer without an API key: a kubelet or load balancer has none to send.
+        app.MapHealthChecks(ReadinessPath, ready).AllowAnonymous();
+        app.MapHealthChecks("/ping", ready).AllowAnonymous();
+        app.MapHealthChecks(LivenessPath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = (context, _) => context.Response.WriteAsJsonAsync(new { Status = "alive" }, JsonOptions) }).AllowAnonymous();
         app.MapPrometheusScrapingEndpoint(MetricsPath);
         app.MapGet("/info", (ModelHost host, RerankServerOptions settings) => Results.Json(
             new
@@ -159,6 +168,7 @@ public static class RerankServer
                 host.Encoder?.Options.IntraOpNumThreads,
                 Environment.ProcessorCount,
                 settings.AutoTruncate,
+                ApiKeyRequired = settings.ApiKeys.Count > 0,
                 settings.MaxDocuments,
                 settings.MaxTextCharacters,
                 settings.MaxRequestCharacters,
@@ -191,8 +201,13 @@ public static class RerankServer
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or InvalidOperationException or FormatException)
         {
             var urls = app.Configuration["urls"] ?? string.Join(';', app.Urls);
+            var certificate = app.Configuration.GetSection("Kestrel:Certificates").Exists() ||
+                (urls.Contains("https:", StringComparison.OrdinalIgnoreCase) && e.GetBaseException().Message.Contains("certificate", StringComparison.OrdinalIgnoreCase));
+            var hint = certificate
+                ? "Give a readable certificate for HTTPS: --Kestrel:Certificates:Default:Path cert.pem --Kestrel:Certificates:Default:KeyPath key.pem (PEM), or Path and Password for a .pfx."
+                : "Pick a free port on an address of this machine with --urls (e.g. --urls http://0.0.0.0:8080).";
             throw new ServerStartupException(
-                $"cannot listen on {urls}: {FirstLine(e.GetBaseException().Message)} Pick a free port on an address of this machine with --urls (e.g. --urls http://0.0.0.0:8080).",
+                $"cannot listen on {urls}: {FirstLine(e.GetBaseException().Message)} {hint}",
                 ServerStartupException.ExitFailure,
                 e);
         }
@@ -351,8 +366,8 @@ public static class RerankServer
 
     /// <summary>
     /// Reads the body as JSON. Every way a client can send a broken body is a 4xx: malformed JSON, broken chunked
-    /// framing or a body shorter than its Content-Length (400), a body slower than Kestrel's minimum data rate (408),
-    /// a body over the size limit (413).
+    /// framing, a body shorter than its Content-Length or a connection that ends before the body does (400), a body
+    /// slower than Kestrel's minimum data rate (408), a body over the size limit (413).
     /// </summary>
     private static async Task<JsonDocument> ReadJsonAsync(HttpContext context, RerankServerOptions settings)
     {
@@ -373,9 +388,17 @@ public static class RerankServer
                 _ => new ApiError(e.StatusCode is >= 400 and < 500 ? e.StatusCode : StatusCodes.Status400BadRequest, ErrorTypes.InvalidRequest, $"The request body is malformed: {e.Message}"),
             };
         }
-        catch (IOException e) when (!context.RequestAborted.IsCancellationRequested)
+        catch (IOException e)
         {
             throw ApiError.BadRequest($"The request body ended early: {e.Message}");
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The connection ended while the body was being read: the body did not arrive whole. Kestrel reports a client
+            // that closes its side as an aborted request, or as an early end of the body when a read was already waiting
+            // (a race of milliseconds); both are the same client mistake, so both are 400 invalid_request (counted so even
+            // when nobody is left to read the answer). 'cancelled' is for a client that leaves after its request arrived.
+            throw ApiError.BadRequest("The request body ended early: the connection closed before the body was complete.");
         }
     }
 
@@ -480,6 +503,13 @@ public static class RerankServer
             // The query leaves no room for document tokens: the request cannot be chunked as asked.
             throw ApiError.Unprocessable(e.Message);
         }
+    }
+
+    /// <summary>Writes an error response in the service's shape, <c>{"error": ..., "error_type": ...}</c>, from middleware.</summary>
+    internal static Task WriteErrorAsync(HttpContext context, int status, string type, string message)
+    {
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsJsonAsync(new ErrorBody(message, type), JsonOptions);
     }
 
     private static IResult Error(int status, string type, string message) =>

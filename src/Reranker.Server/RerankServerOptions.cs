@@ -64,6 +64,18 @@ public sealed class RerankServerOptions
     /// </summary>
     public double DrainDelaySeconds { get; set; }
 
+    /// <summary>
+    /// API keys: when set, every request except the probes (<c>/alive</c>, <c>/health</c>, <c>/ping</c>) must send
+    /// <c>Authorization: Bearer KEY</c> with one of them, or is answered 401. Several keys, separated by commas, are all
+    /// valid, so that a key can be rotated: add the new one, move the clients, remove the old one. <c>--api-key</c> on
+    /// the command line (repeatable), <c>Reranker__ApiKey</c> in the environment. Each key is visible ASCII without
+    /// commas or spaces (as <c>openssl rand -hex 32</c> prints). Default: none, no authentication.
+    /// </summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>The keys of <see cref="ApiKey"/>, parsed by <see cref="Validate"/>; empty without authentication.</summary>
+    internal IReadOnlyList<string> ApiKeys { get; private set; } = [];
+
     /// <summary>The model setting in effect: <see cref="Model"/>, else <see cref="ModelDirectory"/>.</summary>
     internal string? ModelSetting => string.IsNullOrWhiteSpace(Model) ? ModelDirectory : Model;
 
@@ -89,6 +101,34 @@ public sealed class RerankServerOptions
         {
             throw Invalid($"{SectionName}:{nameof(DrainDelaySeconds)} must be between 0 and 3600, not {DrainDelaySeconds}.");
         }
+
+        ApiKeys = ParseApiKeys(ApiKey);
+    }
+
+    /// <summary>Splits <see cref="ApiKey"/> at commas; a message never shows a key, only its position.</summary>
+    private static string[] ParseApiKeys(string? setting)
+    {
+        if (setting is null)
+        {
+            return [];
+        }
+
+        var keys = setting.Split(',').Select(k => k.Trim()).ToArray();
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var which = keys.Length == 1 ? "the API key" : $"API key {i + 1} of {keys.Length}";
+            if (keys[i].Length == 0)
+            {
+                throw Invalid($"{SectionName}:{nameof(ApiKey)} (--api-key): {which} is empty; give keys separated by commas, e.g. the output of 'openssl rand -hex 32'.");
+            }
+
+            if (keys[i].Any(c => c is <= ' ' or > '~'))
+            {
+                throw Invalid($"{SectionName}:{nameof(ApiKey)} (--api-key): {which} has a character other than visible ASCII (a space, a control character or a non-ASCII letter), which an Authorization header cannot carry as sent.");
+            }
+        }
+
+        return keys;
     }
 
     private static void Positive(long value, string name)

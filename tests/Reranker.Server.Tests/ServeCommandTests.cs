@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Reranker.Tests.Hub;
+using static Reranker.Server.Tests.PrometheusText;
 
 namespace Reranker.Server.Tests;
 
@@ -271,21 +271,6 @@ public sealed class ServeCommandTests
     private static string TempDirectory() => Directory.CreateTempSubdirectory("reranker-serve-test-").FullName;
 
     /// <summary>The value of the one sample of <paramref name="name"/> whose labels contain all of <paramref name="labels"/>.</summary>
-    private static double Value(string metrics, string name, params string[] labels)
-    {
-        var samples = Samples(metrics, name).Where(s => labels.All(l => s.Labels.Contains(l, StringComparison.Ordinal))).ToArray();
-        Assert.True(samples.Length == 1, $"{samples.Length} samples of {name} with {string.Join(',', labels)} in:\n{metrics}");
-        return samples[0].Value;
-    }
-
-    private static double Sum(string metrics, string name) => Samples(metrics, name).Sum(s => s.Value);
-
-    private static IEnumerable<(string Labels, double Value)> Samples(string metrics, string name) =>
-        metrics.Split('\n')
-            .Select(line => Regex.Match(line, "^" + Regex.Escape(name) + @"(\{[^}]*\})? (\S+)"))
-            .Where(m => m.Success)
-            .Select(m => (m.Groups[1].Value, double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture)));
-
     private static Task WaitUntilAsync(Func<bool> condition) => WaitUntilAsync(() => Task.FromResult(condition()));
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)

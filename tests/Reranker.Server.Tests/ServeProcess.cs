@@ -16,12 +16,15 @@ internal sealed partial class ServeProcess : IAsyncDisposable
     private readonly StringBuilder _stderr = new();
     private readonly TaskCompletionSource<Uri> _address = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private ServeProcess(Process process)
+    private ServeProcess(Process process, HttpMessageHandler? handler)
     {
         _process = process;
+        Client = handler is null ? new HttpClient() : new HttpClient(handler);
+        Client.Timeout = TimeSpan.FromMinutes(2);
     }
 
-    public HttpClient Client { get; } = new() { Timeout = TimeSpan.FromMinutes(2) };
+    /// <summary>A client of the server's address (once <see cref="AddressAsync"/> has found it).</summary>
+    public HttpClient Client { get; }
 
     public string Stdout
     {
@@ -47,8 +50,11 @@ internal sealed partial class ServeProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
-    /// <summary>Starts the command with arguments after <c>serve</c> and extra environment variables (a null value unsets one).</summary>
-    public static ServeProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null)
+    /// <summary>
+    /// Starts the command with arguments after <c>serve</c> and extra environment variables (a null value unsets one);
+    /// <paramref name="handler"/> is the client's (an HTTPS test passes one that trusts its own certificate).
+    /// </summary>
+    public static ServeProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null, HttpMessageHandler? handler = null)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -64,7 +70,7 @@ internal sealed partial class ServeProcess : IAsyncDisposable
         }
 
         // No hub token or offline mode from the machine running the tests.
-        foreach (var name in new[] { "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "ASPNETCORE_URLS", "DOTNET_URLS" })
+        foreach (var name in new[] { "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "ASPNETCORE_URLS", "DOTNET_URLS", "Reranker__ApiKey" })
         {
             info.Environment.Remove(name);
         }
@@ -82,7 +88,7 @@ internal sealed partial class ServeProcess : IAsyncDisposable
         }
 
         var process = new Process { StartInfo = info };
-        var serve = new ServeProcess(process);
+        var serve = new ServeProcess(process, handler);
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null)
@@ -183,6 +189,6 @@ internal sealed partial class ServeProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    [GeneratedRegex(@"Now listening on: (http://\S+)")]
+    [GeneratedRegex(@"Now listening on: (https?://\S+)")]
     private static partial Regex ListeningLine();
 }

@@ -18,7 +18,7 @@ internal readonly record struct RetrievalScores(double Recall, double Precision,
 /// <para>
 /// The retrieved list at cut-off k is the first k ranked ids; when k exceeds the number of candidates the list is
 /// all of them and precision divides by that shorter length, as AutoRAG divides by the list it was given.
-/// A query whose ground truth is empty or holds a blank id, or whose retrieved list is empty, has no score
+/// A query whose ground truth is empty or holds a blank id (<see cref="IsBlank"/>), or whose retrieved list is empty or holds a blank id, has no score
 /// (AutoRAG's None) and is left out of the mean. Ids are compared ordinally (byte-exact).
 /// </para>
 /// </remarks>
@@ -26,14 +26,37 @@ internal static class RetrievalMetrics
 {
     /// <summary>Whether AutoRAG would score a query with this ground truth (non-empty, no empty group, no blank id).</summary>
     public static bool IsEvaluable(IReadOnlyList<IReadOnlyList<string>> groundTruth) =>
-        groundTruth.Count > 0 && groundTruth.All(g => g.Count > 0 && g.All(id => !string.IsNullOrWhiteSpace(id)));
+        groundTruth.Count > 0 && groundTruth.All(g => g.Count > 0 && g.All(id => !IsBlank(id)));
+
+    /// <summary>
+    /// Whether AutoRAG takes an id for missing: <c>len(id.strip()) == 0</c> in Python, so empty or only characters
+    /// that Python's <c>str.isspace()</c> accepts. That is <see cref="char.IsWhiteSpace(char)"/> plus the information
+    /// separators U+001C..U+001F, which Python strips and .NET does not call white space.
+    /// </summary>
+    public static bool IsBlank(string? id)
+    {
+        if (id is null)
+        {
+            return true;
+        }
+
+        foreach (var c in id)
+        {
+            if (!char.IsWhiteSpace(c) && c is not (>= '\u001C' and <= '\u001F'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>Scores one query; <see langword="null"/> where AutoRAG gives None.</summary>
     public static RetrievalScores? Compute(IReadOnlyList<IReadOnlyList<string>> groundTruth, IReadOnlyList<string> retrieved)
     {
         ArgumentNullException.ThrowIfNull(groundTruth);
         ArgumentNullException.ThrowIfNull(retrieved);
-        if (!IsEvaluable(groundTruth) || retrieved.Count == 0 || retrieved.Any(string.IsNullOrWhiteSpace))
+        if (!IsEvaluable(groundTruth) || retrieved.Count == 0 || retrieved.Any(IsBlank))
         {
             return null;
         }

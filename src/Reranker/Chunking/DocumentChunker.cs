@@ -97,11 +97,8 @@ internal static class DocumentChunker
         public ChunkPlan Run(int maxChunks, CancellationToken cancellationToken)
         {
             var spans = new List<DocumentSpan>();
-            var lastContentEnd = text.Length;
-            while (lastContentEnd > 0 && char.IsWhiteSpace(text[lastContentEnd - 1]))
-            {
-                lastContentEnd--;
-            }
+            // The end of the last grapheme cluster that is not only white space (a CR LF is one cluster).
+            var lastContentEnd = _bounds[TrimSpace(0, Last)];
 
             var si = SkipSpace(0);
             var covered = 0;
@@ -267,16 +264,28 @@ internal static class DocumentChunker
             return fit;
         }
 
-        /// <summary>Drops white space at the end of a chunk, when the shorter chunk still fits.</summary>
+        /// <summary>
+        /// Drops the grapheme clusters made only of white space at the end of a chunk, when the shorter chunk still fits.
+        /// Whole clusters: a CR LF is one cluster, so a character-by-character check of boundaries would stop at it.
+        /// </summary>
         private int TrimEnd(int start, int end)
         {
-            var trimmed = end;
-            while (trimmed > start + 1 && char.IsWhiteSpace(text[trimmed - 1]) && IsBoundary(trimmed - 1))
+            var trimmed = _bounds[TrimSpace(IndexOf(start) + 1, IndexOf(end))];
+            return trimmed == end || Fits(start, trimmed) ? trimmed : end;
+        }
+
+        /// <summary>
+        /// The boundary index <paramref name="ei"/> moved back over clusters made only of white space, to no lower than
+        /// <paramref name="lowest"/>.
+        /// </summary>
+        private int TrimSpace(int lowest, int ei)
+        {
+            while (ei > lowest && IsSpaceCluster(ei - 1))
             {
-                trimmed--;
+                ei--;
             }
 
-            return trimmed == end || Fits(start, trimmed) ? trimmed : end;
+            return ei;
         }
 
         /// <summary>

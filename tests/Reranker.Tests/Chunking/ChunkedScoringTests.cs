@@ -166,6 +166,21 @@ public sealed class ChunkedScoringTests
     }
 
     [Fact]
+    public void A_document_ending_in_CR_LF_gets_a_last_span_without_it()
+    {
+        // The independent check's case: the last chunk wins, and it kept the trailing CR LF (one grapheme cluster), ending at
+        // 271. (The check reported [158, 271); with the default 32-token overlap the last chunk starts at 151 here.)
+        var document = string.Join(" ", Enumerable.Range(0, 40).Select(i => $"word{i}")) + "\r\n";
+        using var encoder = Create(new LongDocumentOptions { Strategy = LongDocumentStrategy.Chunk }, maxLength: 64);
+
+        var result = encoder.ScorePairs([("etc., as appropriate. The file foo.list in that directory lists", document)])[0];
+
+        Assert.Equal(269, result.Span.End);
+        Assert.StartsWith("word", Chunk(document, result.Span), StringComparison.Ordinal);
+        Assert.EndsWith("word39", Chunk(document, result.Span), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Past_the_cap_the_rest_is_left_out_and_the_result_says_so()
     {
         var (query, document) = CorpusPairs().MaxBy(p => p.Document.Length);

@@ -291,6 +291,73 @@ public sealed class DocumentChunkerTests
         Assert.Equal(60, cases);
     }
 
+    /// <summary>Every UTF-16 code unit that <see cref="char.IsWhiteSpace(char)"/> calls white space (all are in the BMP).</summary>
+    private static readonly string[] WhiteSpace =
+        [.. Enumerable.Range(0, char.MaxValue + 1).Select(c => (char)c).Where(char.IsWhiteSpace).Select(c => c.ToString())];
+
+    [Fact]
+    public void Leading_and_trailing_white_space_of_every_kind_is_left_out_of_every_chunk()
+    {
+        // White space as single characters and as grapheme clusters of several (CR LF is one cluster), and clusters that
+        // hold white space but are not only white space (a space carrying a combining mark, a ZWJ, a prepended sign):
+        // those are text and stay in.
+        Assert.True(WhiteSpace.Length >= 25, string.Join(",", WhiteSpace.Select(w => $"U+{(int)w[0]:X4}")));
+        string[] blank = [.. WhiteSpace, "\r\n", "\r\n\r\n", " \r\n", "\t\r\n", "\u3000\r\n", "\r\n ", "\u2028\r\n", "\n\r"];
+        string[] notBlank = [" \u0301", "\u00A0\u0308", " \u200D", "\u0600 ", "\r\n\u0301x", "\u3000\u20DD"];
+        string[] words = ["word", "단어", "機械", "data.", "e\u0301", "👨‍👩‍👧", "3.14", "end!"];
+        var checkedCases = 0;
+        for (var seed = 0; seed < 400; seed++)
+        {
+            var random = new Random(seed);
+            string Run(int most) => string.Concat(Enumerable.Range(0, random.Next(1, most + 1)).Select(_ => blank[random.Next(blank.Length)]));
+            var builder = new StringBuilder(Run(4));
+            var count = random.Next(8, 40);
+            for (var w = 0; w < count; w++)
+            {
+                builder.Append(words[random.Next(words.Length)]).Append(w + 1 < count ? Run(2) : "");
+            }
+
+            if (random.Next(5) == 0)
+            {
+                builder.Append(notBlank[random.Next(notBlank.Length)]);
+            }
+
+            builder.Append(Run(4));
+            var text = builder.ToString();
+            var budget = random.Next(3, 30);
+            if (Count(text) <= budget)
+            {
+                continue; // a document that fits is the whole text, white space included (documented)
+            }
+
+            var plan = DocumentChunker.Split(text, budget, overlap: random.Next(0, 8), maxChunks: int.MaxValue, Count);
+            var bounds = DocumentChunker.GraphemeBoundaries(text);
+            bool IsBlankCluster(int start, int end) => text[start..end].All(char.IsWhiteSpace);
+            var clusters = bounds.Zip(bounds.Skip(1)).ToArray();
+            var firstText = clusters.First(c => !IsBlankCluster(c.First, c.Second)).First;
+            var lastText = clusters.Last(c => !IsBlankCluster(c.First, c.Second)).Second;
+            var context = $"seed {seed}, budget {budget}: {Escape(text)}";
+
+            Assert.False(plan.LeftOut, context);
+            Assert.Equal(firstText, plan.Spans[0].Start);
+            Assert.True(lastText == plan.Spans[^1].End, $"{context}: the last chunk ends at {plan.Spans[^1].End}, the text at {lastText}: {Escape(text[plan.Spans[^1].Start..])}");
+            foreach (var span in plan.Spans)
+            {
+                var first = clusters.First(c => c.First == span.Start);
+                var last = clusters.First(c => c.Second == span.End);
+                Assert.False(IsBlankCluster(first.First, first.Second), $"{context}: chunk {span} starts with white space");
+                Assert.False(IsBlankCluster(last.First, last.Second), $"{context}: chunk {span} ends with white space {Escape(text[last.First..last.Second])}");
+            }
+
+            checkedCases++;
+        }
+
+        Assert.True(checkedCases > 300, $"only {checkedCases} documents needed chunks");
+    }
+
+    private static string Escape(string text) =>
+        string.Concat(text.Select(c => c is > ' ' and < '\u007f' ? c.ToString() : $"\\u{(int)c:X4}"));
+
     [Theory]
     [InlineData(TruncationStrategy.LongestFirst)]
     [InlineData(TruncationStrategy.QueryCapped)]

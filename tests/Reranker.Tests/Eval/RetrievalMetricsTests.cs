@@ -78,6 +78,46 @@ public class RetrievalMetricsTests
         Assert.Equal([0, 1, 2], Ranking.Descending([1f, 1f, 1f]));
         Assert.Equal([1, 2, 0], Ranking.Descending([float.NaN, 2f, -3f]));
     }
+
+    /// <summary>
+    /// Every character CPython's <c>str.isspace()</c> accepts (so <c>str.strip()</c> removes), which is how AutoRAG's
+    /// <c>MetricInput</c> tells a blank id: <c>len(item.strip()) == 0</c>. It holds U+001C..U+001F, which
+    /// <see cref="char.IsWhiteSpace(char)"/> does not.
+    /// </summary>
+    public static TheoryData<int> PythonWhiteSpace() =>
+    [
+        0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003,
+        0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000,
+    ];
+
+    [Theory]
+    [MemberData(nameof(PythonWhiteSpace))]
+    public void An_id_AutoRAG_strips_to_nothing_is_blank_in_the_corpus_and_in_the_ground_truth(int codePoint)
+    {
+        var blank = new string((char)codePoint, 2);
+
+        // Retrieved: every query whose top k holds it is left out (None), as AutoRAG does.
+        Assert.Null(RetrievalMetrics.Compute(Gt(["d0"]), ["d0", blank]));
+        var data = EvalDataset.Create(
+            [new QaItem("q1", "query 1", [["d0"]])],
+            [new CorpusItem("d0", "a"), new CorpusItem(blank, "blank id")]);
+        var report = EvalReport.Compute(data, [[0.9f, 0.1f]], [1, 2]);
+        Assert.Equal(new MetricRow(1, 1.0, 1.0, 1.0, 1, 1), report.Rows[0]);
+        Assert.Equal(new MetricRow(2, null, null, null, 0, 0), report.Rows[1]);
+
+        // Ground truth: the query is left out.
+        Assert.False(RetrievalMetrics.IsEvaluable(Gt(["d0", blank])));
+    }
+
+    [Theory]
+    [InlineData("\u200B")] // ZERO WIDTH SPACE: not white space for Python or .NET
+    [InlineData("\uFEFF")]
+    [InlineData("\u180E")]
+    [InlineData(" x ")]
+    public void An_id_with_anything_but_white_space_is_an_id(string id)
+    {
+        AssertScores(RetrievalMetrics.Compute(Gt([id]), [id]), 1, 1, 1);
+    }
 }
 
 /// <summary>The per-k averages of <see cref="EvalReport"/>, including k beyond the number of candidates.</summary>
