@@ -1,6 +1,7 @@
 using Reranker;
 
-// The model directory: an optimum ONNX export (see README), or the tiny test model bundled with this repository.
+// The model directory: an ONNX export (docs/CONFIGURATION.md, "Model directories"), or the tiny test model bundled
+// with this repository.
 var modelDirectory = args.Length > 0 ? args[0] : FindBundledModel();
 
 // Loading a model is expensive: create one CrossEncoder and reuse it. It is safe to share between threads.

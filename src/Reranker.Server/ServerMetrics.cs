@@ -5,7 +5,7 @@ namespace Reranker.Server;
 
 /// <summary>
 /// The instruments of the service's meter <see cref="MeterName"/>, one set per application (created through the
-/// host's <see cref="IMeterFactory"/>). The README maps each to its Hugging Face TEI counterpart.
+/// host's <see cref="IMeterFactory"/>). docs/SERVING.md ("Metrics") maps each to its Hugging Face TEI counterpart.
 /// </summary>
 public sealed class ServerMetrics
 {

@@ -198,8 +198,8 @@ public sealed record CrossEncoderOptions
     /// differ from those of the model as exported by rounding only (about 1e-6 in fp32). Set it to
     /// <see langword="false"/> to run the file exactly as exported, the graph Python ONNX Runtime runs (for parity
     /// with it, which matters most for int8: dynamic quantization turns any rounding difference into a logit
-    /// difference of up to int8's own error against fp32, though no less accurate; see the README), or to batch pairs
-    /// of different lengths with padding.
+    /// difference of up to int8's own error against fp32, though no less accurate; see docs/CONFIGURATION.md,
+    /// "Memory at long lengths"), or to batch pairs of different lengths with padding.
     /// </para>
     /// <para>
     /// On a graph that runs <c>MultiHeadAttention</c>, two more in-memory changes follow, for speed: the query, key and

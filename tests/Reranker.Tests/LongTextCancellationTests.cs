@@ -5,7 +5,7 @@ namespace Reranker.Tests;
 
 /// <summary>
 /// Cancellation reaches inside the tokenization of one long document, not only between pairs. (The latency bound is
-/// measured, not asserted: README, "Async and cancellation".)
+/// measured, not asserted: docs/LIFETIME-AND-ERRORS.md, "Async and cancellation".)
 /// </summary>
 public sealed class LongTextCancellationTests
 {

@@ -13,7 +13,7 @@ namespace Reranker.Tokenization;
 /// Two known gaps of Microsoft.ML.Tokenizers 2.0.1 against SentencePiece itself are closed here: characters that the
 /// model's normalization map deletes (C0 controls...) are removed before encoding rather than kept as unknown pieces,
 /// and runs of unknown pieces are fused into one as SentencePiece does. What remains is what SentencePiece does
-/// differently from the Hugging Face fast tokenizer (see the README's tokenizer section).
+/// differently from the Hugging Face fast tokenizer (see docs/TOKENIZER.md, "The SentencePiece fallback").
 /// </remarks>
 internal sealed class SentencePieceEncoder : ITextEncoder
 {

@@ -130,7 +130,7 @@ public sealed class XlmRobertaTokenizer : Tokenizer
     /// <summary>
     /// Loads a SentencePiece <c>sentencepiece.bpe.model</c> through Microsoft.ML.Tokenizers, with ids moved to the
     /// XLM-RoBERTa (fairseq) layout. Prefer <c>tokenizer.json</c>: this path follows the SentencePiece library, which
-    /// differs from the Hugging Face fast tokenizer on rare inputs (see the README).
+    /// differs from the Hugging Face fast tokenizer on rare inputs (see docs/TOKENIZER.md, "The SentencePiece fallback").
     /// </summary>
     /// <param name="path">Path of the file.</param>
     /// <returns>The tokenizer.</returns>
