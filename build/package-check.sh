@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Package check (run by .ci/run after the tests).
 #
-# 1. The README's own steps, extracted from README.md so they cannot drift: its pack command (every packable project
-#    into artifacts/feed), its nuget.config (the folder feed plus nuget.org, with source mapping) in a new console
-#    application outside the repository, and its 'dotnet add package' commands, restored into an EMPTY packages folder,
-#    so every dependency really comes from nuget.org and Reranker from the folder. Then every ```csharp block of the
-#    README and of docs/*.md is compiled in that application as its Program.cs, as a user pastes it, and the async example is run on the
-#    tiny model (its progress lines must come before its result). The tool package is installed and run.
+# 0. Every relative link and #anchor of README.md and docs/*.md resolves (build/check-links.cs).
+# 1. The README's own steps, extracted from README.md ("Install") so they cannot drift: its pack command (every
+#    packable project into artifacts/feed), its nuget.config (the folder feed plus nuget.org, with source mapping) in a
+#    new console application outside the repository, and its 'dotnet add package' commands, restored into an EMPTY
+#    packages folder, so every dependency really comes from nuget.org and Reranker from the folder. Then every
+#    ```csharp block of README.md and of docs/*.md (the manuals: CONFIGURATION, LONG-DOCUMENTS, LIFETIME-AND-ERRORS,
+#    RAG, HUB, ...) is compiled in that application as its Program.cs, as a user pastes it, and the async example
+#    (docs/LIFETIME-AND-ERRORS.md, the block that calls PredictAsync) is run on the tiny model (its progress lines must
+#    come before its result). The tool package is installed and run.
 # 2. The contents and metadata of the .nupkg/.snupkg.
 # 3. samples/Quickstart built against the package (PackageReference, not the ProjectReference) prints exactly what
 #    the ProjectReference build prints.
 #
-# The only edits made to what the README says: /path/to/Reranker becomes this clone, /models/bge-reranker-v2-m3-ko the
+# The only edits made to what the docs say: /path/to/Reranker becomes this clone, /models/bge-reranker-v2-m3-ko the
 # bundled tiny model (for the one example that is run), and 'tool install --global' becomes '--tool-path'.
 # Work files: artifacts/package-check/ (ignored by git) and a temporary folder outside the repository.
 set -euo pipefail
@@ -36,6 +39,12 @@ readme_block() {
         inside { print substr($0, indent + 1) }
     ' README.md
 }
+
+# --- 0. links --------------------------------------------------------------------------------------------------------
+# docs/MODELS.md comes with the branch that adds the BERT/WordPiece, jina and gte rerankers; drop --allow-missing once
+# it is merged.
+step "links of README.md and docs/*.md"
+dotnet run build/check-links.cs -- --allow-missing docs/MODELS.md || fail "broken links or anchors in README.md or docs/*.md (above)"
 
 # --- 1. the README's steps ------------------------------------------------------------------------------------------
 pack_block=$(readme_block pack)
@@ -86,11 +95,20 @@ for doc in README.md docs/*.md; do
         inside { print substr($0, indent + 1) >> file }
     ' "$doc"
 done
-count=$(find "$work/snippets" -name 'snippet-README-*.cs' | wc -l)
-[[ "$count" -ge 4 ]] || fail "expected at least 4 C# blocks in README.md, found $count"
-rag=$(find "$work/snippets" -name 'snippet-RAG-*.cs' | wc -l)
-[[ "$rag" -ge 2 ]] || fail "expected the VectorData and Agent Framework C# blocks in docs/RAG.md, found $rag"
+# The blocks each document is known to hold, so that a block lost in an edit (or an extraction that finds none) fails.
+expect_blocks() {
+    local n
+    n=$(find "$work/snippets" -name "snippet-$1-*.cs" | wc -l)
+    [[ "$n" -ge "$2" ]] || fail "expected at least $2 C# blocks in $1.md ($3), found $n"
+}
+expect_blocks README 1 "the quick start: Create, Predict, Rank"
+expect_blocks CONFIGURATION 2 "FromPretrainedAsync and dependency injection"
+expect_blocks LONG-DOCUMENTS 1 "chunking"
+expect_blocks LIFETIME-AND-ERRORS 1 "the async example, which is also run"
+expect_blocks RAG 2 "VectorData and Agent Framework"
+expect_blocks HUB 1 "HubSnapshot.DownloadAsync"
 count=$(find "$work/snippets" -name 'snippet-*.cs' | wc -l)
+ran=0
 for snippet in "$work/snippets"/snippet-*.cs; do
     cp "$snippet" "$app/Program.cs"
     if ! (cd "$app" && dotnet build -c Release --no-restore -nologo -v:q) >"$work/snippet.log" 2>&1; then
@@ -100,13 +118,15 @@ for snippet in "$work/snippets"/snippet-*.cs; do
     if grep -q 'PredictAsync' "$snippet"; then
         sed "s|/models/bge-reranker-v2-m3-ko|$PWD/models/tiny-xlmr-reranker|" "$snippet" >"$app/Program.cs"
         (cd "$app" && dotnet build -c Release --no-restore -nologo -v:q >/dev/null && dotnet run -c Release --no-build) >"$work/async.out" 2>&1 \
-            || { cat "$work/async.out" >&2; fail "the README's async example failed on the tiny model"; }
+            || { cat "$work/async.out" >&2; fail "the async example $(basename "$snippet") failed on the tiny model"; }
         # Its claim: progress is printed as scoring goes, so the last report (3/3) comes before the result line.
         awk '/^scored 3\/3$/ { seen = 1 } /^scores: / { exit !seen }' "$work/async.out" \
             || fail "the async example printed its result before its last progress line: $(cat "$work/async.out")"
+        ran=$((ran + 1))
     fi
 done
-step "OK: the README's pack, nuget.config and add steps restore from an empty packages folder; the $count C# blocks of README.md and docs/*.md compile"
+[[ "$ran" -ge 1 ]] || fail "no C# block calls PredictAsync: the async example (docs/LIFETIME-AND-ERRORS.md) was not run"
+step "OK: the README's pack, nuget.config and add steps restore from an empty packages folder; the $count C# blocks of README.md and docs/*.md compile; the async example ran"
 
 (cd "$user" && dotnet tool install --tool-path "$user/tools" Reranker.Tool --version "$version" --add-source "$feed") >"$work/tool.log" 2>&1 \
     || { cat "$work/tool.log" >&2; fail "the tool does not install from artifacts/feed"; }
