@@ -101,7 +101,7 @@ public sealed partial class CrossEncoder : IDisposable
     /// than <c>input_ids</c>, <c>attention_mask</c> and <c>token_type_ids</c>.
     /// </exception>
     public static CrossEncoder Create(string modelDirectory, CrossEncoderOptions? options = null) =>
-        CreateWithEncoder(modelDirectory, options, static directory => new XlmRobertaPairEncoder(XlmRobertaTokenizer.Create(directory)));
+        CreateWithEncoder(modelDirectory, options, static directory => new TokenizerPairEncoder(CrossEncoderTokenizer.Create(directory)));
 
     /// <summary>Test seam: <see cref="Create(string, CrossEncoderOptions?)"/> with another source of token ids.</summary>
     internal static CrossEncoder CreateWithEncoder(string modelDirectory, CrossEncoderOptions? options, Func<string, IPairEncoder> createEncoder)
@@ -520,9 +520,14 @@ public sealed partial class CrossEncoder : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var ids = new int[encodings.Length][];
+        var typeIds = _session.TakesTokenTypeIds ? new int[encodings.Length][] : null;
         for (var i = 0; i < ids.Length; i++)
         {
             ids[i] = encodings[i].InputIds;
+            if (typeIds is not null)
+            {
+                typeIds[i] = encodings[i].TokenTypeIds;
+            }
         }
 
         var total = ids.Length;
@@ -541,7 +546,7 @@ public sealed partial class CrossEncoder : IDisposable
         var batchSize = _session.IsDynamicallyQuantized ? 1 : Options.BatchSize;
         if (!cancellationToken.CanBeCanceled)
         {
-            var logits = _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions: null, OnBatch);
+            var logits = _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions: null, OnBatch, tokenTypeIds: typeIds);
             EnsureFinite(logits, pairs);
             return logits;
         }
@@ -552,7 +557,7 @@ public sealed partial class CrossEncoder : IDisposable
         using var registration = cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions);
         try
         {
-            var logits = _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions, OnBatch, BeforeModelRun, cancellationToken);
+            var logits = _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions, OnBatch, BeforeModelRun, cancellationToken, typeIds);
             EnsureFinite(logits, pairs);
             return logits;
         }

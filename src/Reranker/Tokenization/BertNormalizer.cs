@@ -1,0 +1,199 @@
+using System.Globalization;
+using System.Text;
+
+namespace Reranker.Tokenization;
+
+/// <summary>
+/// <c>BertNormalizer</c> of the tokenizers library, in its order: <c>clean_text</c> (drop NUL, U+FFFD and control
+/// characters other than tab, LF and CR; every white-space character becomes a space), <c>handle_chinese_chars</c>
+/// (a space on both sides of each CJK ideograph), <c>strip_accents</c> (NFD, then drop non-spacing marks; when the
+/// file leaves it <c>null</c> it follows <c>lowercase</c>), <c>lowercase</c> (Unicode lower case, character by character).
+/// </summary>
+internal sealed class BertNormalizer(bool cleanText, bool handleChineseChars, bool stripAccents, bool lowercase) : INormalizer
+{
+    public string Normalize(string text)
+    {
+        if (cleanText)
+        {
+            text = CleanText(text);
+        }
+
+        if (handleChineseChars)
+        {
+            text = SpaceChineseChars(text);
+        }
+
+        if (stripAccents)
+        {
+            text = UnicodeSteps.StripAccents(UnicodeSteps.Nfd(text));
+        }
+
+        if (lowercase)
+        {
+            text = UnicodeSteps.Lowercase(text);
+        }
+
+        return text;
+    }
+
+    private static string CleanText(string text)
+    {
+        StringBuilder? sb = null;
+        for (var i = 0; i < text.Length;)
+        {
+            var rune = Rune.GetRuneAt(text, i);
+            var width = rune.Utf16SequenceLength;
+            var c = rune.Value;
+            string? replacement = null;
+            if (c == 0 || c == 0xFFFD || IsControl(rune))
+            {
+                replacement = string.Empty;
+            }
+            else if (c != ' ' && UnicodeSteps.IsWhiteSpace(rune))
+            {
+                replacement = " ";
+            }
+
+            if (replacement is not null && sb is null)
+            {
+                sb = new StringBuilder(text.Length);
+                sb.Append(text, 0, i);
+            }
+
+            if (sb is not null)
+            {
+                if (replacement is null)
+                {
+                    sb.Append(text, i, width);
+                }
+                else
+                {
+                    sb.Append(replacement);
+                }
+            }
+
+            i += width;
+        }
+
+        return sb?.ToString() ?? text;
+    }
+
+    /// <summary>The tokenizers library's <c>is_control</c>: the "other" categories (Cc, Cf, Cn, Co, Cs), except tab, LF and CR.</summary>
+    private static bool IsControl(Rune rune) =>
+        rune.Value is not ('\t' or '\n' or '\r')
+        && Rune.GetUnicodeCategory(rune) is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.OtherNotAssigned
+            or UnicodeCategory.PrivateUse or UnicodeCategory.Surrogate;
+
+    private static string SpaceChineseChars(string text)
+    {
+        StringBuilder? sb = null;
+        for (var i = 0; i < text.Length;)
+        {
+            var rune = Rune.GetRuneAt(text, i);
+            var width = rune.Utf16SequenceLength;
+            if (IsChineseChar(rune.Value))
+            {
+                if (sb is null)
+                {
+                    sb = new StringBuilder(text.Length + 8);
+                    sb.Append(text, 0, i);
+                }
+
+                sb.Append(' ').Append(text, i, width).Append(' ');
+            }
+            else
+            {
+                sb?.Append(text, i, width);
+            }
+
+            i += width;
+        }
+
+        return sb?.ToString() ?? text;
+    }
+
+    /// <summary>The CJK blocks the tokenizers library (and Google's BERT) treats as Chinese characters.</summary>
+    internal static bool IsChineseChar(int c) =>
+        c is (>= 0x4E00 and <= 0x9FFF) or (>= 0x3400 and <= 0x4DBF) or (>= 0x20000 and <= 0x2A6DF) or (>= 0x2A700 and <= 0x2B73F)
+            or (>= 0x2B740 and <= 0x2B81F) or (>= 0x2B920 and <= 0x2CEAF) or (>= 0xF900 and <= 0xFAFF) or (>= 0x2F800 and <= 0x2FA1F);
+}
+
+/// <summary>The Unicode steps normalizers share, as the tokenizers library applies them.</summary>
+internal static class UnicodeSteps
+{
+    /// <summary>Rust's <c>char::is_whitespace</c> (the White_Space property).</summary>
+    public static bool IsWhiteSpace(Rune rune) => Rune.IsWhiteSpace(rune);
+
+    public static string Nfd(string text) => text.IsNormalized(NormalizationForm.FormD) ? text : text.Normalize(NormalizationForm.FormD);
+
+    /// <summary>Drops non-spacing marks (Mn).</summary>
+    public static string StripAccents(string text)
+    {
+        StringBuilder? sb = null;
+        for (var i = 0; i < text.Length;)
+        {
+            var rune = Rune.GetRuneAt(text, i);
+            var width = rune.Utf16SequenceLength;
+            if (Rune.GetUnicodeCategory(rune) == UnicodeCategory.NonSpacingMark)
+            {
+                if (sb is null)
+                {
+                    sb = new StringBuilder(text.Length);
+                    sb.Append(text, 0, i);
+                }
+            }
+            else
+            {
+                sb?.Append(text, i, width);
+            }
+
+            i += width;
+        }
+
+        return sb?.ToString() ?? text;
+    }
+
+    /// <summary>
+    /// Rust's <c>char::to_lowercase</c>, character by character: the simple lower-case mapping, except U+0130 (İ),
+    /// whose unconditional full mapping is two characters (i and U+0307).
+    /// </summary>
+    public static string Lowercase(string text)
+    {
+        var sb = new StringBuilder(text.Length);
+        for (var i = 0; i < text.Length;)
+        {
+            var rune = Rune.GetRuneAt(text, i);
+            if (rune.Value == 0x130)
+            {
+                sb.Append("i\u0307");
+            }
+            else
+            {
+                var lower = Rune.ToLowerInvariant(rune);
+                sb.Append(lower.ToString());
+            }
+
+            i += rune.Utf16SequenceLength;
+        }
+
+        return sb.ToString();
+    }
+}
+
+/// <summary><c>Lowercase</c>.</summary>
+internal sealed class LowercaseNormalizer : INormalizer
+{
+    public string Normalize(string text) => UnicodeSteps.Lowercase(text);
+}
+
+/// <summary><c>StripAccents</c>: drops non-spacing marks (meant after <c>NFD</c>).</summary>
+internal sealed class StripAccentsNormalizer : INormalizer
+{
+    public string Normalize(string text) => UnicodeSteps.StripAccents(text);
+}
+
+/// <summary><c>NFC</c>, <c>NFD</c>, <c>NFKC</c>, <c>NFKD</c>: Unicode normalization of the whole piece.</summary>
+internal sealed class UnicodeNormalizer(NormalizationForm form) : INormalizer
+{
+    public string Normalize(string text) => text.IsNormalized(form) ? text : text.Normalize(form);
+}
