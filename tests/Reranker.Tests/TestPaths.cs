@@ -11,6 +11,9 @@ internal static class TestPaths
 
     public static string Golden(string name) => Path.Combine(Fixture, "golden", name);
 
+    /// <summary>The real bert-base-uncased vocabulary as a tokenizer.json (tests/TestData/bert-wordpiece).</summary>
+    public static string BertTokenizerJson => Path.Combine(RepoRoot, "tests", "TestData", "bert-wordpiece", "tokenizer.json");
+
     public static string AutoRag(string name) => Path.Combine(RepoRoot, "tests", "TestData", "autorag-ko", name);
 
     private static string FindRepoRoot()

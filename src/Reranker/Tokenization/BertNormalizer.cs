@@ -25,7 +25,7 @@ internal sealed class BertNormalizer(bool cleanText, bool handleChineseChars, bo
 
         if (stripAccents)
         {
-            text = UnicodeSteps.StripAccents(UnicodeSteps.Nfd(text));
+            text = UnicodeSteps.Drop(UnicodeSteps.Nfd(text), TokenizersUnicode.IsNonSpacingMark);
         }
 
         if (lowercase)
@@ -78,11 +78,12 @@ internal sealed class BertNormalizer(bool cleanText, bool handleChineseChars, bo
         return sb?.ToString() ?? text;
     }
 
-    /// <summary>The tokenizers library's <c>is_control</c>: the "other" categories (Cc, Cf, Cn, Co, Cs), except tab, LF and CR.</summary>
+    /// <summary>
+    /// The tokenizers library's <c>is_control</c>: control, format and private-use characters (Cc, Cf, Co, in the
+    /// library's Unicode tables), except tab, LF and CR. Unassigned code points are kept (they become <c>[UNK]</c>).
+    /// </summary>
     private static bool IsControl(Rune rune) =>
-        rune.Value is not ('\t' or '\n' or '\r')
-        && Rune.GetUnicodeCategory(rune) is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.OtherNotAssigned
-            or UnicodeCategory.PrivateUse or UnicodeCategory.Surrogate;
+        rune.Value is not ('\t' or '\n' or '\r') && TokenizersUnicode.IsOther(rune.Value);
 
     private static string SpaceChineseChars(string text)
     {
@@ -124,17 +125,50 @@ internal static class UnicodeSteps
     /// <summary>Rust's <c>char::is_whitespace</c> (the White_Space property).</summary>
     public static bool IsWhiteSpace(Rune rune) => Rune.IsWhiteSpace(rune);
 
-    public static string Nfd(string text) => text.IsNormalized(NormalizationForm.FormD) ? text : text.Normalize(NormalizationForm.FormD);
+    public static string Nfd(string text) => Normalize(text, NormalizationForm.FormD);
 
-    /// <summary>Drops non-spacing marks (Mn).</summary>
-    public static string StripAccents(string text)
+    /// <summary>
+    /// Unicode normalization of the whole text. .NET refuses strings with noncharacters (U+FFFE, U+FFFF, U+FDD0..U+FDEF,
+    /// U+nFFFE/F); they are starters that no normalization changes, so the text is normalized piece by piece around them.
+    /// </summary>
+    public static string Normalize(string text, NormalizationForm form)
+    {
+        try
+        {
+            return text.IsNormalized(form) ? text : text.Normalize(form);
+        }
+        catch (ArgumentException)
+        {
+            var sb = new StringBuilder(text.Length);
+            var start = 0;
+            for (var i = 0; i < text.Length;)
+            {
+                var rune = Rune.GetRuneAt(text, i);
+                var width = rune.Utf16SequenceLength;
+                if (IsNoncharacter(rune.Value))
+                {
+                    sb.Append(text.AsSpan(start, i - start).ToString().Normalize(form)).Append(text, i, width);
+                    start = i + width;
+                }
+
+                i += width;
+            }
+
+            return sb.Append(text[start..].Normalize(form)).ToString();
+        }
+    }
+
+    private static bool IsNoncharacter(int c) => c is >= 0xFDD0 and <= 0xFDEF || (c & 0xFFFE) == 0xFFFE;
+
+    /// <summary>Drops the characters of a class.</summary>
+    public static string Drop(string text, Func<int, bool> inClass)
     {
         StringBuilder? sb = null;
         for (var i = 0; i < text.Length;)
         {
             var rune = Rune.GetRuneAt(text, i);
             var width = rune.Utf16SequenceLength;
-            if (Rune.GetUnicodeCategory(rune) == UnicodeCategory.NonSpacingMark)
+            if (inClass(rune.Value))
             {
                 if (sb is null)
                 {
@@ -186,14 +220,14 @@ internal sealed class LowercaseNormalizer : INormalizer
     public string Normalize(string text) => UnicodeSteps.Lowercase(text);
 }
 
-/// <summary><c>StripAccents</c>: drops non-spacing marks (meant after <c>NFD</c>).</summary>
+/// <summary><c>StripAccents</c>: drops combining marks (meant after <c>NFD</c>).</summary>
 internal sealed class StripAccentsNormalizer : INormalizer
 {
-    public string Normalize(string text) => UnicodeSteps.StripAccents(text);
+    public string Normalize(string text) => UnicodeSteps.Drop(text, TokenizersUnicode.IsCombiningMark);
 }
 
 /// <summary><c>NFC</c>, <c>NFD</c>, <c>NFKC</c>, <c>NFKD</c>: Unicode normalization of the whole piece.</summary>
 internal sealed class UnicodeNormalizer(NormalizationForm form) : INormalizer
 {
-    public string Normalize(string text) => text.IsNormalized(form) ? text : text.Normalize(form);
+    public string Normalize(string text) => UnicodeSteps.Normalize(text, form);
 }

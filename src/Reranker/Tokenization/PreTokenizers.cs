@@ -163,11 +163,7 @@ internal sealed class BertPreTokenizer : IPreTokenizer
         pieces.AddRange(result);
     }
 
-    /// <summary>The tokenizers library's <c>is_bert_punc</c>.</summary>
+    /// <summary>The tokenizers library's <c>is_bert_punc</c>: ASCII punctuation, or Unicode punctuation in the library's tables.</summary>
     internal static bool IsPunctuation(System.Text.Rune rune) =>
-        (rune.IsAscii && char.IsAsciiLetterOrDigit((char)rune.Value) is false && rune.Value is > 32 and < 127)
-        || System.Text.Rune.GetUnicodeCategory(rune) is System.Globalization.UnicodeCategory.ConnectorPunctuation
-            or System.Globalization.UnicodeCategory.DashPunctuation or System.Globalization.UnicodeCategory.OpenPunctuation
-            or System.Globalization.UnicodeCategory.ClosePunctuation or System.Globalization.UnicodeCategory.InitialQuotePunctuation
-            or System.Globalization.UnicodeCategory.FinalQuotePunctuation or System.Globalization.UnicodeCategory.OtherPunctuation;
+        (rune.Value is > 32 and < 127 && !char.IsAsciiLetterOrDigit((char)rune.Value)) || TokenizersUnicode.IsPunctuation(rune.Value);
 }
