@@ -182,9 +182,24 @@ internal sealed class LogitSession : IDisposable
             {
                 session = rewritten is null ? new InferenceSession(modelPath, sessionOptions) : new InferenceSession(rewritten, sessionOptions);
             }
+            catch (OnnxRuntimeException e) when (rewritten is not null)
+            {
+                // The rewritten graph is refused (an operator type ONNX Runtime has no CPU kernel for in this
+                // precision, say): run the file as exported instead, which is always correct, and say why.
+                rewritten = null;
+                attention = new AttentionRewriteResult(0, attention!.SoftmaxCount, "ONNX Runtime could not load the rewritten graph, so the model runs as exported: " + e.Message);
+                try
+                {
+                    session = new InferenceSession(modelPath, sessionOptions);
+                }
+                catch (OnnxRuntimeException again)
+                {
+                    throw LoadError(modelPath, again);
+                }
+            }
             catch (OnnxRuntimeException e)
             {
-                throw new InvalidDataException($"ONNX Runtime could not load the model '{modelPath}': {e.Message}", e);
+                throw LoadError(modelPath, e);
             }
 
             if (rewritten is { Length: >= LargeInlineModelBytes })
@@ -214,6 +229,18 @@ internal sealed class LogitSession : IDisposable
             sessionOptions?.Dispose();
         }
     }
+
+    /// <summary>
+    /// ONNX Runtime's refusal of a file: malformed (<see cref="InvalidDataException"/>), or valid but using an operator or
+    /// precision its CPU provider has no kernel for (<see cref="NotSupportedException"/>, with the variants to try).
+    /// </summary>
+    private static Exception LoadError(string modelPath, OnnxRuntimeException e) =>
+        e.Message.Contains("Could not find an implementation", StringComparison.Ordinal) || e.Message.Contains("NOT_IMPLEMENTED", StringComparison.Ordinal)
+            ? new NotSupportedException(
+                $"ONNX Runtime's CPU provider cannot run the model '{modelPath}': {e.Message} " +
+                "An fp16 or 4-bit variant may use operators ONNX Runtime runs only on GPUs: load the fp32 model.onnx or an int8/quantized variant (CrossEncoderOptions.ModelVariant).",
+                e)
+            : new InvalidDataException($"ONNX Runtime could not load the model '{modelPath}': {e.Message}", e);
 
     /// <summary>Parses the model and applies <see cref="AttentionRewrite"/>.</summary>
     /// <returns>The result, and the rewritten model's bytes when a block was rewritten (else null: load the file).</returns>
