@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 
 namespace Reranker.Tokenization;
@@ -36,47 +35,11 @@ internal sealed class BertNormalizer(bool cleanText, bool handleChineseChars, bo
         return text;
     }
 
-    private static string CleanText(string text)
-    {
-        StringBuilder? sb = null;
-        for (var i = 0; i < text.Length;)
-        {
-            var rune = Rune.GetRuneAt(text, i);
-            var width = rune.Utf16SequenceLength;
-            var c = rune.Value;
-            string? replacement = null;
-            if (c == 0 || c == 0xFFFD || IsControl(rune))
-            {
-                replacement = string.Empty;
-            }
-            else if (c != ' ' && UnicodeSteps.IsWhiteSpace(rune))
-            {
-                replacement = " ";
-            }
-
-            if (replacement is not null && sb is null)
-            {
-                sb = new StringBuilder(text.Length);
-                sb.Append(text, 0, i);
-            }
-
-            if (sb is not null)
-            {
-                if (replacement is null)
-                {
-                    sb.Append(text, i, width);
-                }
-                else
-                {
-                    sb.Append(replacement);
-                }
-            }
-
-            i += width;
-        }
-
-        return sb?.ToString() ?? text;
-    }
+    private static string CleanText(string text) =>
+        UnicodeSteps.Map(text, static rune =>
+            rune.Value == 0 || rune.Value == 0xFFFD || IsControl(rune) ? string.Empty
+            : rune.Value != ' ' && UnicodeSteps.IsWhiteSpace(rune) ? " "
+            : null);
 
     /// <summary>
     /// The tokenizers library's <c>is_control</c>: control, format and private-use characters (Cc, Cf, Co, in the
@@ -85,33 +48,8 @@ internal sealed class BertNormalizer(bool cleanText, bool handleChineseChars, bo
     private static bool IsControl(Rune rune) =>
         rune.Value is not ('\t' or '\n' or '\r') && TokenizersUnicode.IsOther(rune.Value);
 
-    private static string SpaceChineseChars(string text)
-    {
-        StringBuilder? sb = null;
-        for (var i = 0; i < text.Length;)
-        {
-            var rune = Rune.GetRuneAt(text, i);
-            var width = rune.Utf16SequenceLength;
-            if (IsChineseChar(rune.Value))
-            {
-                if (sb is null)
-                {
-                    sb = new StringBuilder(text.Length + 8);
-                    sb.Append(text, 0, i);
-                }
-
-                sb.Append(' ').Append(text, i, width).Append(' ');
-            }
-            else
-            {
-                sb?.Append(text, i, width);
-            }
-
-            i += width;
-        }
-
-        return sb?.ToString() ?? text;
-    }
+    private static string SpaceChineseChars(string text) =>
+        UnicodeSteps.Map(text, static rune => IsChineseChar(rune.Value) ? " " + rune.ToString() + " " : null);
 
     /// <summary>The CJK blocks the tokenizers library (and Google's BERT) treats as Chinese characters.</summary>
     internal static bool IsChineseChar(int c) =>
@@ -161,20 +99,31 @@ internal static class UnicodeSteps
     private static bool IsNoncharacter(int c) => c is >= 0xFDD0 and <= 0xFDEF || (c & 0xFFFE) == 0xFFFE;
 
     /// <summary>Drops the characters of a class.</summary>
-    public static string Drop(string text, Func<int, bool> inClass)
+    public static string Drop(string text, Func<int, bool> inClass) =>
+        Map(text, rune => inClass(rune.Value) ? string.Empty : null);
+
+    /// <summary>
+    /// Rewrites a text character (Unicode scalar value) by character: <paramref name="replace"/> returns
+    /// <see langword="null"/> to keep one, else what stands in its place (possibly nothing). The text is copied only
+    /// from the first change on.
+    /// </summary>
+    public static string Map(string text, Func<Rune, string?> replace)
     {
         StringBuilder? sb = null;
         for (var i = 0; i < text.Length;)
         {
             var rune = Rune.GetRuneAt(text, i);
             var width = rune.Utf16SequenceLength;
-            if (inClass(rune.Value))
+            var replacement = replace(rune);
+            if (replacement is not null && sb is null)
             {
-                if (sb is null)
-                {
-                    sb = new StringBuilder(text.Length);
-                    sb.Append(text, 0, i);
-                }
+                sb = new StringBuilder(text.Length + 8);
+                sb.Append(text, 0, i);
+            }
+
+            if (replacement is not null)
+            {
+                sb!.Append(replacement);
             }
             else
             {
@@ -191,27 +140,17 @@ internal static class UnicodeSteps
     /// Rust's <c>char::to_lowercase</c>, character by character: the simple lower-case mapping, except U+0130 (İ),
     /// whose unconditional full mapping is two characters (i and U+0307).
     /// </summary>
-    public static string Lowercase(string text)
-    {
-        var sb = new StringBuilder(text.Length);
-        for (var i = 0; i < text.Length;)
+    public static string Lowercase(string text) =>
+        Map(text, static rune =>
         {
-            var rune = Rune.GetRuneAt(text, i);
             if (rune.Value == 0x130)
             {
-                sb.Append("i\u0307");
-            }
-            else
-            {
-                var lower = Rune.ToLowerInvariant(rune);
-                sb.Append(lower.ToString());
+                return "i\u0307";
             }
 
-            i += rune.Utf16SequenceLength;
-        }
-
-        return sb.ToString();
-    }
+            var lower = Rune.ToLowerInvariant(rune);
+            return lower == rune ? null : lower.ToString();
+        });
 }
 
 /// <summary><c>Lowercase</c>.</summary>

@@ -110,4 +110,28 @@ public class TinyBertScoreTests(ITestOutputHelper output)
             Assert.True(Math.Abs(zeros[i] - rows[i].Logit) > 1e-3, $"row {i}: segment ids made no difference");
         }
     }
+
+    /// <summary>Chunked long documents work with BERT's three special tokens: each chunk fits, and scoring the winning
+    /// span alone gives the reported logit.</summary>
+    [Fact]
+    public void Chunking_WithBert_ScoresTheWinningSpanAsAPairOfItsOwn()
+    {
+        var options = new CrossEncoderOptions
+        {
+            MaxLength = 64,
+            LongDocuments = new Reranker.Chunking.LongDocumentOptions { Strategy = Reranker.Chunking.LongDocumentStrategy.Chunk, MaxChunksPerDocument = 20 },
+        };
+        using var encoder = CrossEncoder.Create(TestPaths.TinyBert, options);
+        var rows = Golden().Where(r => r.Document.Length > 1500).Take(5).ToList();
+        Assert.NotEmpty(rows);
+        var results = encoder.ScorePairs(rows.Select(r => (r.Query, r.Document)).ToList());
+        using var plain = CrossEncoder.Create(TestPaths.TinyBert, new CrossEncoderOptions { MaxLength = 64 });
+        for (var i = 0; i < rows.Count; i++)
+        {
+            Assert.True(results[i].ChunksScored > 1);
+            var span = rows[i].Document.Substring(results[i].Span.Start, results[i].Span.Length);
+            Assert.False(plain.EncodePair(rows[i].Query, span).IsTruncated);
+            Assert.Equal(plain.PredictLogits([(rows[i].Query, span)])[0], results[i].Logit);
+        }
+    }
 }
