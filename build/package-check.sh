@@ -41,10 +41,8 @@ readme_block() {
 }
 
 # --- 0. links --------------------------------------------------------------------------------------------------------
-# docs/MODELS.md comes with the branch that adds the BERT/WordPiece, jina and gte rerankers; drop --allow-missing once
-# it is merged.
 step "links of README.md and docs/*.md"
-dotnet run build/check-links.cs -- --allow-missing docs/MODELS.md || fail "broken links or anchors in README.md or docs/*.md (above)"
+dotnet run build/check-links.cs || fail "broken links or anchors in README.md or docs/*.md (above)"
 
 # --- 1. the README's steps ------------------------------------------------------------------------------------------
 pack_block=$(readme_block pack)

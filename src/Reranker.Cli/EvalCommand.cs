@@ -38,7 +38,19 @@ internal static class EvalCommand
     internal static Command CreateCommand(Func<ScorerSettings, IPairScorer> scorerFactory, CancellationToken cancellationToken)
     {
         var defaults = new EvalArguments();
-        var model = new Option<string>("--model") { Description = "model directory (ONNX model, config.json, tokenizer.json)", HelpName = "DIR", Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "model directory (config.json, tokenizer.json, model.onnx at the root or in onnx/), or a Hugging Face model id " +
+                          "(org/name): downloaded into the hub cache, exported to ONNX there once when the repository ships none",
+            HelpName = "DIR_OR_ID",
+            Required = true,
+        };
+        var variant = new Option<string>("--variant")
+        {
+            Description = "ONNX variant: model_VARIANT.onnx at the root or in onnx/ (int8, quantized, fp16, ...) [default: fp32 model.onnx]",
+            HelpName = "VARIANT",
+        };
+        var revision = new Option<string>("--revision") { Description = "hub branch, tag or commit of a model id [default: main]", HelpName = "R" };
         var qa = new Option<string>("--qa")
         {
             Description = "queries: AutoRAG qa .parquet, or .jsonl lines {\"qid\",\"query\",\"retrieval_gt\":[[doc_id,...],...]}",
@@ -67,7 +79,7 @@ internal static class EvalCommand
             HelpName = "N",
         };
         var batchSize = new Option<int>("--batch-size") { Description = "pairs per inference call and per checkpoint record", DefaultValueFactory = _ => defaults.BatchSize, HelpName = "N" };
-        var modelFile = new Option<string>("--model-file") { Description = "ONNX file inside --model, e.g. model_int8.onnx", DefaultValueFactory = _ => defaults.ModelFile, HelpName = "NAME" };
+        var modelFile = new Option<string>("--model-file") { Description = "ONNX file inside --model, e.g. onnx/model_qint8_avx512.onnx [default: model.onnx, found at the root or in onnx/]", HelpName = "NAME" };
         var output = new Option<string>("--output") { Description = "where scores.jsonl (the checkpoint), metrics.json and table.md go", DefaultValueFactory = _ => defaults.Output, HelpName = "DIR" };
         var queries = new Option<int?>("--queries") { Description = "evaluate only the first N queries [default: all]", HelpName = "N" };
         var corpusSample = new Option<int?>("--corpus-sample")
@@ -128,7 +140,7 @@ internal static class EvalCommand
             stopped when the same command is rerun.
             """)
         {
-            model, qa, corpus, topK, maxLength, truncation, maxChunks, batchSize, modelFile, output, queries, corpusSample, seed, restart, name,
+            model, variant, revision, qa, corpus, topK, maxLength, truncation, maxChunks, batchSize, modelFile, output, queries, corpusSample, seed, restart, name,
             shard, merge,
         };
         command.Validators.Add(r =>
@@ -141,6 +153,11 @@ internal static class EvalCommand
             if (r.GetResult(seed) is { Implicit: false } && r.GetResult(corpusSample) is null)
             {
                 r.AddError("--seed only chooses the passages of --corpus-sample; without --corpus-sample every passage is scored and no seed is used.");
+            }
+
+            if (r.GetResult(variant) is not null && r.GetResult(modelFile) is not null)
+            {
+                r.AddError("--variant picks model_VARIANT.onnx and --model-file names a file: give one of them.");
             }
 
             if (r.GetResult(shard) is not null && r.GetResult(merge) is not null)
@@ -161,7 +178,9 @@ internal static class EvalCommand
                 Truncation = parse.GetValue(truncation) == "query-capped" ? TruncationStrategy.QueryCapped : TruncationStrategy.LongestFirst,
                 MaxChunks = parse.GetValue(maxChunks),
                 BatchSize = parse.GetValue(batchSize),
-                ModelFile = parse.GetValue(modelFile)!,
+                ModelFile = parse.GetValue(modelFile),
+                Variant = parse.GetValue(variant),
+                Revision = parse.GetValue(revision),
                 Output = parse.GetValue(output)!,
                 Queries = parse.GetValue(queries),
                 CorpusSample = parse.GetValue(corpusSample),
@@ -250,8 +269,56 @@ internal static class EvalCommand
     }
 
     /// <summary>
-    /// Refuses a <c>--max-length</c> above what the model's position table allows before anything is read or hashed,
-    /// with the limit in the message (the library would refuse it only when the model loads).
+    /// Turns <c>--model</c> into a local directory and ONNX file: a directory as given (the file by <c>--model-file</c>,
+    /// else model.onnx or model_VARIANT.onnx at its root or in onnx/); a hub id downloaded (and exported when the
+    /// repository ships no ONNX) exactly as <see cref="CrossEncoder.FromPretrainedAsync"/> does, into the shared cache.
+    /// </summary>
+    private static EvalArguments ResolveModel(EvalArguments options, TextWriter stderr, CancellationToken ct)
+    {
+        if (Directory.Exists(options.Model))
+        {
+            try
+            {
+                var path = Inference.OnnxModelFiles.Resolve(Path.GetFullPath(options.Model), options.ModelFile, options.Variant);
+                return options with { ModelFile = Path.GetRelativePath(Path.GetFullPath(options.Model), path).Replace(Path.DirectorySeparatorChar, '/') };
+            }
+            catch (FileNotFoundException e)
+            {
+                throw new EvalInputException(e.Message, e);
+            }
+        }
+
+        try
+        {
+            Hub.HubPaths.ValidateRepoId(options.Model);
+        }
+        catch (ArgumentException)
+        {
+            throw new EvalInputException($"model directory not found: {Path.GetFullPath(options.Model)} (and '{options.Model}' is not a hub id org/name)");
+        }
+
+        stderr.WriteLine($"eval: fetching {options.Model}{(options.Revision is null ? "" : "@" + options.Revision)} into the hub cache (a repository without ONNX is exported once)...");
+        try
+        {
+            using var encoder = CrossEncoder.FromPretrainedAsync(
+                    options.Model,
+                    new CrossEncoderOptions { ModelVariant = options.Variant, ModelFileName = options.ModelFile ?? CrossEncoderOptions.DefaultModelFileName },
+                    options.Revision is null ? null : new Hub.HubDownloadOptions { Revision = options.Revision },
+                    cancellationToken: ct)
+                .GetAwaiter().GetResult();
+            var directory = encoder.Model.Directory;
+            return options with { Model = directory, ModelFile = Path.GetRelativePath(directory, encoder.Model.ModelPath).Replace(Path.DirectorySeparatorChar, '/') };
+        }
+        catch (Hub.HubException e)
+        {
+            throw new EvalInputException($"{options.Model}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Refuses a <c>--max-length</c> above what the model takes (its position table, from the family's position offset,
+    /// and the tokenizer's model_max_length) before anything is read or hashed, with the limit in the message (the
+    /// library would refuse it only when the model loads).
     /// </summary>
     private static void CheckMaxLength(EvalArguments options)
     {
@@ -261,39 +328,38 @@ internal static class EvalCommand
             throw new EvalInputException($"model configuration not found: {configPath}");
         }
 
-        int? positions;
+        Inference.ModelConfig config;
+        int? tokenizerLimit;
+        var tokenizerConfigPath = Path.Combine(options.Model, "tokenizer_config.json");
         try
         {
-            using var stream = File.OpenRead(configPath);
-            using var config = JsonDocument.Parse(stream);
-            positions = config.RootElement.ValueKind == JsonValueKind.Object
-                        && config.RootElement.TryGetProperty("max_position_embeddings", out var p) && p.TryGetInt32(out var n)
-                ? n
-                : null;
+            config = Inference.ModelConfig.Load(configPath);
+            tokenizerLimit = Inference.ModelConfig.ReadModelMaxLength(tokenizerConfigPath);
         }
-        catch (JsonException e)
+        catch (InvalidDataException e)
         {
-            throw new EvalInputException($"model configuration {configPath} is not valid JSON: {e.Message}", e);
+            throw new EvalInputException(e.Message, e);
         }
 
-        // XLM-R numbers positions from pad_token_id + 1 = 2, so P position embeddings take P - 2 tokens.
-        if (positions is { } p2 && options.MaxLength > p2 - 2)
+        if (config.MaxSequenceLength is { } positions && options.MaxLength > positions)
         {
             throw new EvalUsageException(string.Create(CultureInfo.InvariantCulture,
-                $"--max-length {options.MaxLength} is more than this model takes: at most {p2 - 2} tokens " +
-                $"(max_position_embeddings {p2} - 2 in {configPath}). Use --max-length {p2 - 2} or less."));
+                $"--max-length {options.MaxLength} is more than this model takes: at most {positions} tokens " +
+                $"(max_position_embeddings {config.MaxPositionEmbeddings} - {config.PositionOffset} in {configPath}). Use --max-length {positions} or less."));
+        }
+
+        if (tokenizerLimit is { } own && options.MaxLength > own)
+        {
+            throw new EvalUsageException(string.Create(CultureInfo.InvariantCulture,
+                $"--max-length {options.MaxLength} is more than this model takes: model_max_length {own} in {tokenizerConfigPath}. Use --max-length {own} or less."));
         }
     }
 
     private static int Evaluate(
         EvalArguments options, TextWriter stdout, TextWriter stderr, Func<ScorerSettings, IPairScorer> scorerFactory, CancellationToken ct)
     {
-        var modelPath = Path.Combine(options.Model, options.ModelFile);
-        if (!File.Exists(modelPath))
-        {
-            throw new EvalInputException($"model file not found: {modelPath}");
-        }
-
+        var displayName = options.Name ?? (Directory.Exists(options.Model) ? new DirectoryInfo(Path.GetFullPath(options.Model)).Name : options.Model);
+        options = ResolveModel(options, stderr, ct) with { Name = displayName };
         CheckMaxLength(options);
 
         var qa = EvalDataReader.ReadQa(options.Qa);
@@ -308,12 +374,12 @@ internal static class EvalCommand
             $"eval: {data.Queries.Count} queries x {data.Corpus.Count} passages = {(long)data.Queries.Count * data.Corpus.Count:N0} pairs; hashing the model..."));
 
         var fingerprint = new EvalFingerprint(
-            EvalFingerprint.HashModel(options.Model, options.ModelFile),
+            EvalFingerprint.HashModel(options.Model, options.ModelFile!),
             EvalFingerprint.HashCandidates(data.Corpus),
             string.Create(CultureInfo.InvariantCulture,
                 $"model_file={options.ModelFile};max_length={options.MaxLength};truncation={options.Truncation}{(options.MaxChunks is { } chunks ? $";max_chunks={chunks}" : "")}"));
 
-        var settings = new ScorerSettings(options.Model, options.ModelFile, options.MaxLength, options.Truncation, options.BatchSize, options.MaxChunks);
+        var settings = new ScorerSettings(options.Model, options.ModelFile!, options.MaxLength, options.Truncation, options.BatchSize, options.MaxChunks);
         var docIds = data.Corpus.Select(c => c.DocId).ToList();
         if (options.Shard is { } shard)
         {
@@ -355,7 +421,7 @@ internal static class EvalCommand
         }
 
         var report = EvalReport.Compute(data, scores, options.TopK);
-        var name = options.Name ?? new DirectoryInfo(Path.GetFullPath(options.Model)).Name;
+        var name = options.Name!;
         var table = report.FormatTable(name);
         stdout.Write(table);
         File.WriteAllText(Path.Combine(options.Output, "table.md"), table);
@@ -404,7 +470,14 @@ internal sealed record EvalArguments
 
     public int BatchSize { get; init; } = 32;
 
-    public string ModelFile { get; init; } = "model.onnx";
+    /// <summary><c>--model-file</c>; <see langword="null"/> to find model.onnx (or the variant) at the root or in onnx/.</summary>
+    public string? ModelFile { get; init; }
+
+    /// <summary><c>--variant</c>: the X of model_X.onnx, or <see langword="null"/> for fp32.</summary>
+    public string? Variant { get; init; }
+
+    /// <summary><c>--revision</c> of a hub id.</summary>
+    public string? Revision { get; init; }
 
     public string Output { get; init; } = "eval-out";
 

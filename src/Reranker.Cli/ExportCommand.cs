@@ -54,8 +54,9 @@ internal static class ExportCommand
 
         var command = new Command("export", """
             Export a Hugging Face snapshot (or random weights) to an ONNX model directory: model.onnx (opset 17; inputs
-            input_ids and attention_mask, int64 [batch, sequence]; output logits, float [batch, 1]) for an
-            XLMRobertaForSequenceClassification with one label, plus config.json and the tokenizer files.
+            input_ids and attention_mask, int64 [batch, sequence], and token_type_ids for BERT; output logits, float
+            [batch, 1]) for an XLMRobertaForSequenceClassification or BertForSequenceClassification with one label,
+            plus config.json and the tokenizer files.
             Forms: export --model SNAPSHOT --output DIR; export --random-weights --config FILE --output DIR;
             export --check --model DIR.
             """)

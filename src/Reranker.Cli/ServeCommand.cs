@@ -25,6 +25,12 @@ internal static class ServeCommand
             Description = "int8: export int8 from a hub snapshot, or load model_int8.onnx from a directory [default: off]",
             DefaultValueFactory = _ => false,
         };
+        var variant = new Option<string>("--variant")
+        {
+            Description = "ONNX variant: model_VARIANT.onnx at the root or in onnx/ of a directory or repository (quantized, fp16, int8, ...) " +
+                          "[default: fp32 model.onnx; same as --Reranker:CrossEncoder:ModelVariant]",
+            HelpName = "VARIANT",
+        };
         var urls = new Option<string>("--urls")
         {
             Description = "where to listen, several separated by ';' [default: http://127.0.0.1:8080, or ASPNETCORE_URLS]",
@@ -51,7 +57,7 @@ internal static class ServeCommand
             Exit codes: 0 stopped cleanly, 1 the model or the address failed, 2 bad command line or setting.
             """)
         {
-            model, revision, quantize, urls, apiKey,
+            model, revision, quantize, variant, urls, apiKey,
         };
 
         // Configuration keys (--Reranker:MaxDocuments 64, --Reranker:MaxDocuments=64, --Logging:LogLevel:Default Warning)
@@ -73,6 +79,11 @@ internal static class ServeCommand
             if (parse.GetValue(quantize))
             {
                 args.AddRange(["--quantize", "true"]);
+            }
+
+            if (parse.GetValue(variant) is { } v)
+            {
+                args.AddRange(["--Reranker:CrossEncoder:ModelVariant", v]);
             }
 
             if (parse.GetValue(urls) is { } u)

@@ -184,20 +184,21 @@ public sealed class ModelHost : IHostedLifecycleService, IDisposable
     private CrossEncoder LoadDirectory()
     {
         var options = _encoderOptions;
-        if (options.Quantize && options.ModelFileName == CrossEncoderOptions.DefaultModelFileName)
+        if (options.Quantize && options.ModelFileName == CrossEncoderOptions.DefaultModelFileName && options.ModelVariant is null)
         {
-            // For a directory, --quantize picks the int8 file that 'reranker export --int8' writes beside the fp32 one.
+            // For a directory, --quantize picks the int8 file that 'reranker export --int8' writes beside the fp32 one
+            // (model_int8.onnx, at the root or in onnx/).
             const string int8 = "model_int8.onnx";
-            if (!File.Exists(Path.Combine(_source.Value, int8)))
+            if (!File.Exists(Path.Combine(_source.Value, int8)) && !File.Exists(Path.Combine(_source.Value, "onnx", int8)))
             {
                 throw new ServerStartupException(
-                    $"--quantize: '{_source.Value}' has no {int8}; export one with 'reranker export --int8', or leave out --quantize.");
+                    $"--quantize: '{_source.Value}' has no {int8}; export one with 'reranker export --int8', pick another variant with --variant, or leave out --quantize.");
             }
 
-            options = options with { ModelFileName = int8 };
+            options = options with { ModelVariant = "int8" };
         }
 
-        _progress?.WriteLine($"reranker serve: loading {Path.Combine(_source.Value, options.ModelFileName)}");
+        _progress?.WriteLine($"reranker serve: loading {(options.ModelVariant is { } variant ? $"the {variant} variant of " : "")}{_source.Value}");
         return CrossEncoder.Create(_source.Value, options);
     }
 

@@ -32,8 +32,9 @@ public sealed partial class CrossEncoder
     /// <returns>A reranker that owns its model session; dispose it when done.</returns>
     /// <remarks>
     /// <para>
-    /// A repository with an ONNX model (<c>model.onnx</c>, else <c>onnx/model.onnx</c>, with its external data) is
-    /// loaded from the snapshot folder <c>{cache}/models--{org}--{name}/snapshots/{commit}/</c>. One with only
+    /// A repository with an ONNX model (<c>model.onnx</c>, else <c>onnx/model.onnx</c>; <c>model_{variant}.onnx</c> the
+    /// same way with <see cref="CrossEncoderOptions.ModelVariant"/>; with its external data, <c>.onnx.data</c> or
+    /// <c>.onnx_data</c>) is loaded from the snapshot folder <c>{cache}/models--{org}--{name}/snapshots/{commit}/</c>. One with only
     /// <c>model.safetensors</c> is exported once per commit and precision into
     /// <c>{cache}/models--{org}--{name}/onnx/{commit}/fp32/</c> (or <c>int8/</c>), written to a temporary folder and
     /// renamed into place, and later calls, offline ones included, load that folder without exporting again.
@@ -69,6 +70,10 @@ public sealed partial class CrossEncoder
         {
             hubOptions = hubOptions.WithOnnxFile(options.ModelFileName);
         }
+        else if (hubOptions.OnnxFile is null && hubOptions.OnnxVariant is null && options.ModelVariant is { } variant)
+        {
+            hubOptions = hubOptions.WithOnnxFile(null, variant);
+        }
 
         var snapshot = await HubSnapshot.DownloadAsync(modelId, hubOptions, progress, cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
@@ -82,8 +87,17 @@ public sealed partial class CrossEncoder
         switch (snapshot.WeightsFormat)
         {
             case HubWeightsFormat.Onnx:
-                return Create(snapshot.Path, options with { ModelFileName = snapshot.WeightsFile! });
+                return Create(snapshot.Path, options with { ModelFileName = snapshot.WeightsFile!, ModelVariant = null });
             case HubWeightsFormat.Safetensors:
+                // A repository without ONNX files: the export gives fp32, or int8 (Quantize, or the variant "int8").
+                if (options.ModelVariant is { } variant && variant != "int8")
+                {
+                    throw new NotSupportedException(
+                        $"'{snapshot.RepoId}' ships no ONNX files, only model.safetensors, and its export gives fp32 or int8, not the variant '{variant}'. " +
+                        "Leave ModelVariant unset (fp32) or set it to \"int8\" (or Quantize).");
+                }
+
+                options = options with { Quantize = options.Quantize || options.ModelVariant == "int8", ModelVariant = null };
                 var directory = EnsureExport(snapshot, options);
                 cancellationToken.ThrowIfCancellationRequested();
                 return Create(directory, options with { ModelFileName = ModelExporter.ModelFileName });

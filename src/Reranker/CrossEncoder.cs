@@ -10,8 +10,10 @@ using Reranker.Tokenization;
 namespace Reranker;
 
 /// <summary>
-/// Scores (query, document) pairs with an XLM-RoBERTa cross-encoder reranker, such as
-/// <c>dragonkue/bge-reranker-v2-m3-ko</c>, run in-process by ONNX Runtime on the CPU.
+/// Scores (query, document) pairs with a cross-encoder reranker, run in-process by ONNX Runtime on the CPU:
+/// XLM-RoBERTa rerankers such as <c>dragonkue/bge-reranker-v2-m3-ko</c>, <c>jinaai/jina-reranker-v2-base-multilingual</c>
+/// and <c>Alibaba-NLP/gte-multilingual-reranker-base</c> (ONNX), and BERT cross-encoders such as
+/// <c>cross-encoder/ms-marco-MiniLM-L6-v2</c>.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -74,22 +76,28 @@ public sealed partial class CrossEncoder : IDisposable
     /// </summary>
     public ModelInfo Model { get; }
 
-    /// <summary>Loads a reranker from a directory in the layout of an optimum ONNX export.</summary>
+    /// <summary>Loads a reranker from a model directory: this library's export, an optimum ONNX export, or a Hugging Face snapshot that ships ONNX.</summary>
     /// <param name="modelDirectory">
-    /// A directory with the ONNX model (<see cref="CrossEncoderOptions.ModelFileName"/>, default <c>model.onnx</c>,
-    /// with <c>model.onnx.data</c> beside it when the weights are external), the tokenizer (<c>tokenizer.json</c>
-    /// and/or <c>sentencepiece.bpe.model</c>) and <c>config.json</c>.
+    /// A directory with <c>config.json</c>, the tokenizer (<c>tokenizer.json</c> with a Unigram (XLM-RoBERTa) or
+    /// WordPiece (BERT) model, or <c>sentencepiece.bpe.model</c>) and the ONNX model: <c>model.onnx</c>, or
+    /// <c>model_{variant}.onnx</c> with <see cref="CrossEncoderOptions.ModelVariant"/>, at the root or in <c>onnx/</c>
+    /// (or the file <see cref="CrossEncoderOptions.ModelFileName"/> names), with its external weights beside it when it
+    /// has them (<c>model.onnx.data</c> or <c>model.onnx_data</c>, the name the model was saved with).
     /// </param>
     /// <param name="options">Settings; <see langword="null"/> for the defaults.</param>
     /// <returns>A reranker that owns its model session; dispose it when done.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="modelDirectory"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="modelDirectory"/> is empty or white space.</exception>
+    /// <exception cref="ArgumentException"><paramref name="modelDirectory"/> is empty or white space, or both
+    /// <see cref="CrossEncoderOptions.ModelFileName"/> and <see cref="CrossEncoderOptions.ModelVariant"/> are set.</exception>
     /// <exception cref="ArgumentOutOfRangeException">
-    /// <see cref="CrossEncoderOptions.MaxLength"/> exceeds what the model's position table allows
-    /// (<c>max_position_embeddings - 2</c> from <c>config.json</c>, else the rows of the position table in the graph - 2).
+    /// <see cref="CrossEncoderOptions.MaxLength"/> exceeds what the model takes: its position table
+    /// (<c>max_position_embeddings</c> from <c>config.json</c> less the family's position offset, 2 for XLM-RoBERTa, 0 for
+    /// BERT; else the rows of the position table in the graph) or <c>model_max_length</c> in <c>tokenizer_config.json</c>.
+    /// The default 512 is lowered to a smaller limit instead.
     /// </exception>
     /// <exception cref="DirectoryNotFoundException"><paramref name="modelDirectory"/> does not exist.</exception>
-    /// <exception cref="FileNotFoundException">The ONNX model, <c>config.json</c> or the tokenizer file is missing.</exception>
+    /// <exception cref="FileNotFoundException">The ONNX model (the message lists the variants the directory has), its
+    /// external data file, <c>config.json</c> or the tokenizer file is missing.</exception>
     /// <exception cref="InvalidDataException">
     /// The ONNX model, <c>config.json</c> or the tokenizer file is malformed (an empty file included); or they do
     /// not fit each other: an id the tokenizer can produce is negative or beyond the rows of the model's
@@ -97,11 +105,12 @@ public sealed partial class CrossEncoder : IDisposable
     /// position table has. The message names both numbers.
     /// </exception>
     /// <exception cref="NotSupportedException">
-    /// The model is not a one-label sequence classifier: no <c>logits</c> output, more than one label, or inputs other
-    /// than <c>input_ids</c>, <c>attention_mask</c> and <c>token_type_ids</c>.
+    /// The model is not a one-label sequence classifier: no <c>logits</c> output, more than one label (the message names
+    /// the shape), or inputs other than <c>input_ids</c>, <c>attention_mask</c> and <c>token_type_ids</c>; or the
+    /// tokenizer uses a component this library does not implement (byte-level BPE, for instance).
     /// </exception>
     public static CrossEncoder Create(string modelDirectory, CrossEncoderOptions? options = null) =>
-        CreateWithEncoder(modelDirectory, options, static directory => new XlmRobertaPairEncoder(XlmRobertaTokenizer.Create(directory)));
+        CreateWithEncoder(modelDirectory, options, static directory => new TokenizerPairEncoder(CrossEncoderTokenizer.Create(directory)));
 
     /// <summary>Test seam: <see cref="Create(string, CrossEncoderOptions?)"/> with another source of token ids.</summary>
     internal static CrossEncoder CreateWithEncoder(string modelDirectory, CrossEncoderOptions? options, Func<string, IPairEncoder> createEncoder)
@@ -115,12 +124,15 @@ public sealed partial class CrossEncoder : IDisposable
             throw new DirectoryNotFoundException($"Model directory not found: '{directory}'.");
         }
 
-        var modelPath = Path.Combine(directory, options.ModelFileName);
-        if (!File.Exists(modelPath))
+        var namedFile = options.ModelFileName == CrossEncoderOptions.DefaultModelFileName ? null : options.ModelFileName;
+        if (namedFile is not null && options.ModelVariant is not null)
         {
-            throw new FileNotFoundException(MissingModelMessage(directory, modelPath), modelPath);
+            throw new ArgumentException(
+                $"Both ModelFileName ('{options.ModelFileName}') and ModelVariant ('{options.ModelVariant}') are set; set one: the variant picks model_{options.ModelVariant}.onnx at the root or in onnx/.",
+                nameof(options));
         }
 
+        var modelPath = OnnxModelFiles.Resolve(directory, namedFile, options.ModelVariant);
         var tokenizerJson = Path.Combine(directory, "tokenizer.json");
         if (!File.Exists(tokenizerJson) && !File.Exists(Path.Combine(directory, "sentencepiece.bpe.model")))
         {
@@ -129,12 +141,32 @@ public sealed partial class CrossEncoder : IDisposable
 
         var configPath = Path.Combine(directory, "config.json");
         var config = ModelConfig.Load(configPath);
-        if (config.MaxSequenceLength is { } limit && options.MaxLength > limit)
+        var tokenizerConfigPath = Path.Combine(directory, "tokenizer_config.json");
+        var maxLength = EffectiveMaxLength(options.MaxLength, config, configPath, ModelConfig.ReadModelMaxLength(tokenizerConfigPath), tokenizerConfigPath);
+
+        // The graph's headers: its external data files must be beside it, and its tables must fit the tokenizer.
+        OnnxGraphSummary? graph;
+        try
         {
-            throw new ArgumentOutOfRangeException(
-                nameof(options),
-                options.MaxLength,
-                $"MaxLength {options.MaxLength} exceeds the {limit} tokens the model takes (max_position_embeddings {config.MaxPositionEmbeddings} - {ModelConfig.PositionOffset} in '{configPath}').");
+            graph = OnnxGraphSummary.Read(modelPath);
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or OverflowException)
+        {
+            // ONNX Runtime gives its own error for a file it cannot read; an encoding this reader does not follow
+            // leaves the tables unknown, and the checks below are skipped.
+            graph = null;
+        }
+
+        ModelFit.Table? words = null, positions = null;
+        if (graph is not null)
+        {
+            OnnxModelFiles.CheckExternalData(modelPath, graph.ExternalDataFiles);
+            (words, positions) = ModelFit.FindEmbeddingTables(graph);
+            if (positions is not null && options.MaxLength == CrossEncoderOptions.DefaultMaxLength && config.MaxPositionEmbeddings is null)
+            {
+                // No config.json limit: the default is lowered to the graph's position table as well.
+                maxLength = (int)Math.Min(maxLength, Math.Max(CrossEncoderOptions.MinMaxLength, positions.Rows - config.PositionOffset));
+            }
         }
 
         var started = Stopwatch.GetTimestamp();
@@ -151,7 +183,12 @@ public sealed partial class CrossEncoder : IDisposable
                 throw new InvalidDataException($"The tokenizer in '{directory}' is malformed: {e.Message}", e);
             }
 
-            CheckFit(modelPath, encoder, config, configPath, options.MaxLength);
+            ModelFit.Check(modelPath, words, positions, encoder.ProducibleIds, config, configPath, maxLength);
+            if (maxLength != options.MaxLength)
+            {
+                options = options with { MaxLength = maxLength };
+            }
+
             var info = ModelInfo.Describe(directory, modelPath, session.IsDynamicallyQuantized, encoder);
             var logger = options.LoggerFactory?.CreateLogger("Reranker.CrossEncoder") ?? NullLogger.Instance;
             Log.ModelLoaded(
@@ -180,45 +217,42 @@ public sealed partial class CrossEncoder : IDisposable
     }
 
     /// <summary>
-    /// The message for a missing ONNX file. A Hugging Face snapshot (model.safetensors, no ONNX) is the common case: it
-    /// needs an export first, which the message names; otherwise it points to the option that picks another file.
+    /// The MaxLength to use: the option, checked against what the model takes (its position table from config.json,
+    /// and the tokenizer's model_max_length); the default 512 is lowered to a smaller limit instead of refused.
     /// </summary>
-    private static string MissingModelMessage(string directory, string modelPath)
+    private static int EffectiveMaxLength(int requested, ModelConfig config, string configPath, int? tokenizerLimit, string tokenizerConfigPath)
     {
-        var onnx = Directory.EnumerateFiles(directory, "*.onnx").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
-        if (onnx.Count > 0)
+        var limits = new List<(int Limit, string Why)>();
+        if (config.MaxSequenceLength is { } positions)
         {
-            return $"ONNX model not found: '{modelPath}'. The directory has {string.Join(", ", onnx)}: set CrossEncoderOptions.ModelFileName to one of them.";
+            limits.Add((positions, $"max_position_embeddings {config.MaxPositionEmbeddings} - {config.PositionOffset} (where {config.Family ?? "the model"} numbers positions from) in '{configPath}'"));
         }
 
-        if (File.Exists(Path.Combine(directory, "model.safetensors")) || File.Exists(Path.Combine(directory, "model.safetensors.index.json")))
+        if (tokenizerLimit is { } own)
         {
-            return $"ONNX model not found: '{modelPath}'. The directory holds model.safetensors, the weights of a Hugging Face " +
-                   "snapshot, which this library runs only after an export to ONNX: run 'reranker export --model " +
-                   $"{directory} --output DIR' and load DIR, or load the model by its id with CrossEncoder.FromPretrainedAsync, " +
-                   "which exports it once into the hub cache.";
+            limits.Add((own, $"model_max_length {own} in '{tokenizerConfigPath}'"));
         }
 
-        return $"ONNX model not found: '{modelPath}', and the directory has no .onnx file. Export a model with 'reranker export' or load one by id with CrossEncoder.FromPretrainedAsync.";
-    }
-
-    /// <summary>Checks the tokenizer's ids, config.json and MaxLength against the embedding tables of the model graph.</summary>
-    private static void CheckFit(string modelPath, IPairEncoder encoder, ModelConfig config, string configPath, int maxLength)
-    {
-        OnnxGraphSummary graph;
-        try
+        if (limits.Count == 0)
         {
-            graph = OnnxGraphSummary.Read(modelPath);
-        }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or OverflowException)
-        {
-            // ONNX Runtime loaded the file, so it is valid protobuf: an encoding this reader does not follow leaves
-            // the tables unknown, and the checks are skipped (as for a graph that does not show them).
-            return;
+            return requested;
         }
 
-        var (words, positions) = ModelFit.FindEmbeddingTables(graph);
-        ModelFit.Check(modelPath, words, positions, encoder.ProducibleIds, config, configPath, maxLength);
+        var (limit, why) = limits.MinBy(l => l.Limit);
+        if (requested <= limit)
+        {
+            return requested;
+        }
+
+        if (requested == CrossEncoderOptions.DefaultMaxLength && limit >= CrossEncoderOptions.MinMaxLength)
+        {
+            return limit;
+        }
+
+        throw new ArgumentOutOfRangeException(
+            nameof(CrossEncoderOptions.MaxLength),
+            requested,
+            $"MaxLength {requested} exceeds the {limit} tokens the model takes ({why}). Set MaxLength to {limit} or less.");
     }
 
     /// <summary>Scores (query, document) pairs.</summary>
@@ -520,9 +554,14 @@ public sealed partial class CrossEncoder : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var ids = new int[encodings.Length][];
+        var typeIds = _session.TakesTokenTypeIds ? new int[encodings.Length][] : null;
         for (var i = 0; i < ids.Length; i++)
         {
             ids[i] = encodings[i].InputIds;
+            if (typeIds is not null)
+            {
+                typeIds[i] = encodings[i].TokenTypeIds;
+            }
         }
 
         var total = ids.Length;
@@ -547,7 +586,7 @@ public sealed partial class CrossEncoder : IDisposable
         var batchSize = _session.IsDynamicallyQuantized ? 1 : Options.BatchSize;
         if (!cancellationToken.CanBeCanceled)
         {
-            var logits = _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions: null, OnBatch);
+            var logits = _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions: null, OnBatch, tokenTypeIds: typeIds);
             EnsureFinite(logits, pairs);
             return logits;
         }
@@ -558,7 +597,7 @@ public sealed partial class CrossEncoder : IDisposable
         using var registration = cancellationToken.Register(static state => ((RunOptions)state!).Terminate = true, runOptions);
         try
         {
-            var logits = _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions, OnBatch, BeforeModelRun, cancellationToken);
+            var logits = _session.Run(ids, _encoder.PadId, batchSize, Options.MaxBatchTokens, runOptions, OnBatch, BeforeModelRun, cancellationToken, typeIds);
             EnsureFinite(logits, pairs);
             return logits;
         }

@@ -16,6 +16,9 @@ public sealed record CrossEncoderOptions
     /// <summary>The default of <see cref="ModelFileName"/>.</summary>
     public const string DefaultModelFileName = "model.onnx";
 
+    /// <summary>The default of <see cref="MaxLength"/>.</summary>
+    public const int DefaultMaxLength = 512;
+
     /// <summary>The smallest accepted <see cref="MaxLength"/>: the four special tokens of a pair plus a few text tokens.</summary>
     public const int MinMaxLength = 8;
 
@@ -30,8 +33,11 @@ public sealed record CrossEncoderOptions
     /// reranker benchmark this library reproduces, and on a CPU the cost of a pair grows with its length (about
     /// linearly up to 512 tokens, faster beyond, as attention takes over). BAAI suggests 1024 for
     /// bge-reranker-v2-m3, and its tokenizer accepts up to 8192: raise it when long passages matter more than
-    /// latency. <see cref="CrossEncoder.Create"/> rejects a value above the model's
-    /// <c>max_position_embeddings - 2</c> from <c>config.json</c> (8192 for bge-reranker-v2-m3).
+    /// latency. <see cref="CrossEncoder.Create"/> rejects a value above what the model takes: its position table
+    /// (<c>max_position_embeddings</c> less the position offset: 8194 - 2 = 8192 for bge-reranker-v2-m3, 1026 - 2 = 1024
+    /// for jina-reranker-v2, 512 for a BERT such as ms-marco-MiniLM) and the tokenizer's <c>model_max_length</c> in
+    /// <c>tokenizer_config.json</c>. The default 512 is lowered to that limit for a model that takes fewer tokens
+    /// (<see cref="CrossEncoder.Options"/> then says the value used).
     /// </para>
     /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException">The value is below <see cref="MinMaxLength"/>.</exception>
@@ -43,7 +49,7 @@ public sealed record CrossEncoderOptions
             ArgumentOutOfRangeException.ThrowIfLessThan(value, MinMaxLength, nameof(MaxLength));
             field = value;
         }
-    } = 512;
+    } = DefaultMaxLength;
 
     /// <summary>How a pair longer than <see cref="MaxLength"/> is shortened. Default <see cref="TruncationStrategy.LongestFirst"/>.</summary>
     /// <remarks>
@@ -150,8 +156,14 @@ public sealed record CrossEncoderOptions
         }
     }
 
-    /// <summary>File name of the ONNX model inside the model directory. Default <c>model.onnx</c>.</summary>
+    /// <summary>File name of the ONNX model inside the model directory. Default <c>model.onnx</c>, looked for at the root, then in <c>onnx/</c>.</summary>
     /// <remarks>
+    /// <para>
+    /// With the default, <see cref="CrossEncoder.Create(string, CrossEncoderOptions?)"/> looks for <c>model.onnx</c> (or
+    /// <c>model_{variant}.onnx</c> with <see cref="ModelVariant"/>) at the root of the directory, then in its
+    /// <c>onnx/</c> folder, where optimum and Transformers.js repositories keep it. Any other value names one file,
+    /// relative to the directory (for example <c>onnx/model_qint8_avx512.onnx</c>).
+    /// </para>
     /// <para>
     /// Use for example <c>model_int8.onnx</c> for a dynamically quantized export, which is several times faster on
     /// CPUs with int8 dot-product instructions, at a small cost in accuracy (see <see cref="BatchSize"/> about int8
@@ -177,6 +189,37 @@ public sealed record CrossEncoderOptions
             field = value;
         }
     } = DefaultModelFileName;
+
+    /// <summary>
+    /// Which ONNX variant to load: <see langword="null"/> (the default) for fp32 <c>model.onnx</c>; otherwise the
+    /// <c>{variant}</c> of <c>model_{variant}.onnx</c>, as repositories name them: <c>int8</c> (this library's export),
+    /// <c>quantized</c>, <c>uint8</c>, <c>fp16</c>, <c>q4</c>, <c>bnb4</c> (Transformers.js), <c>qint8_avx512</c>,
+    /// <c>O3</c> (sentence-transformers).
+    /// </summary>
+    /// <remarks>
+    /// The file is looked for at the root of the model directory, then in <c>onnx/</c>; when it is in neither, the
+    /// error lists the variants that exist. With <see cref="CrossEncoder.FromPretrainedAsync"/> it also picks the file
+    /// to download. Leave <see cref="ModelFileName"/> at its default when setting this. Quantized variants
+    /// (dynamic int8 with <c>DynamicQuantizeLinear</c>, or 4-bit <c>MatMulNBits</c>) run on ONNX Runtime's CPU kernels;
+    /// an fp16 variant runs if ONNX Runtime has CPU kernels for its operators, and its float16 logits are widened
+    /// to float.
+    /// </remarks>
+    /// <exception cref="ArgumentException">The value is empty or has characters other than letters, digits and underscores.</exception>
+    public string? ModelVariant
+    {
+        get;
+        init
+        {
+            if (value is not null && !Inference.OnnxModelFiles.IsValidVariant(value))
+            {
+                throw new ArgumentException(
+                    $"ModelVariant '{value}' is not a variant name: expected letters, digits and underscores, the part X of model_X.onnx (int8, quantized, fp16, ...).",
+                    nameof(ModelVariant));
+            }
+
+            field = value;
+        }
+    }
 
     /// <summary>
     /// Whether the model's attention is rewritten, in memory at load time, to ONNX Runtime's

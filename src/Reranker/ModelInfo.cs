@@ -31,7 +31,7 @@ public sealed record ModelInfo(string Directory, string ModelPath, ModelPrecisio
     {
         var json = Path.Combine(directory, "tokenizer.json");
         var tokenizerPath = File.Exists(json) ? json : Path.Combine(directory, "sentencepiece.bpe.model");
-        var matches = encoder is XlmRobertaPairEncoder x ? x.MatchesHuggingFace : tokenizerPath == json;
+        var matches = encoder is TokenizerPairEncoder x ? x.MatchesHuggingFace : tokenizerPath == json;
         return new ModelInfo(directory, modelPath, dynamicallyQuantized ? ModelPrecision.Int8 : ModelPrecision.Float, tokenizerPath, matches);
     }
 }

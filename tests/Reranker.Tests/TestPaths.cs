@@ -11,6 +11,12 @@ internal static class TestPaths
 
     public static string Golden(string name) => Path.Combine(Fixture, "golden", name);
 
+    /// <summary>The real bert-base-uncased vocabulary as a tokenizer.json (tests/TestData/bert-wordpiece).</summary>
+    public static string BertTokenizerJson => Path.Combine(RepoRoot, "tests", "TestData", "bert-wordpiece", "tokenizer.json");
+
+    /// <summary>The tiny BERT cross-encoder in optimum's layout (onnx/model.onnx), with Transformers.js goldens.</summary>
+    public static string TinyBert => Path.Combine(RepoRoot, "tests", "TestData", "tiny-bert-reranker");
+
     public static string AutoRag(string name) => Path.Combine(RepoRoot, "tests", "TestData", "autorag-ko", name);
 
     private static string FindRepoRoot()

@@ -68,11 +68,16 @@ public static class ExportedModelCheck
         var created = clock.Elapsed;
         clock.Restart();
         var shape = new[] { 1, sequenceLength };
-        NamedOnnxValue[] inputs =
+        List<NamedOnnxValue> inputs =
         [
             NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(ids, shape)),
             NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensor<long>(Enumerable.Repeat(1L, sequenceLength).ToArray(), shape)),
         ];
+        if (session.InputMetadata.ContainsKey("token_type_ids"))
+        {
+            // A BERT export: one segment, type 0.
+            inputs.Add(NamedOnnxValue.CreateFromTensor("token_type_ids", new DenseTensor<long>(new long[sequenceLength], shape)));
+        }
         float[] logits;
         using (var results = session.Run(inputs))
         {

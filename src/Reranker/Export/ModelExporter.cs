@@ -97,8 +97,9 @@ public sealed record ExportResult(
     TimeSpan Elapsed);
 
 /// <summary>
-/// Exports an <c>XLMRobertaForSequenceClassification</c> reranker (one label) to an ONNX model directory:
-/// <c>model.onnx</c> (opset 17; inputs <c>input_ids</c> and <c>attention_mask</c>, int64 [batch, sequence];
+/// Exports an <c>XLMRobertaForSequenceClassification</c> or <c>BertForSequenceClassification</c> reranker (one label)
+/// to an ONNX model directory: <c>model.onnx</c> (opset 17; inputs <c>input_ids</c> and <c>attention_mask</c>, and
+/// <c>token_type_ids</c> for BERT, int64 [batch, sequence];
 /// output <c>logits</c>, float [batch, 1]), optionally <c>model.onnx.data</c>, plus the config and tokenizer
 /// files, so the directory is complete. Output is atomic: everything is written to a temporary directory beside
 /// the target, which is renamed into place only when the export has succeeded.

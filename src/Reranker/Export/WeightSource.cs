@@ -135,9 +135,9 @@ internal sealed class RandomWeightSource : WeightSource
         }
 
         if (name.EndsWith("word_embeddings.weight", StringComparison.Ordinal) ||
-            name.EndsWith("position_embeddings.weight", StringComparison.Ordinal))
+            (!Config.IsBert && name.EndsWith("position_embeddings.weight", StringComparison.Ordinal)))
         {
-            // padding_idx row is zero
+            // padding_idx row is zero (BERT's position table has no padding_idx)
             var width = Shapes[name][1];
             var padFrom = Config.PadTokenId * width;
             var from = Math.Max(start, padFrom);

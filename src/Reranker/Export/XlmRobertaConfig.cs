@@ -4,13 +4,26 @@ using System.Text.Json;
 namespace Reranker.Export;
 
 /// <summary>
-/// The parts of a Hugging Face <c>config.json</c> that define an <c>XLMRobertaForSequenceClassification</c>
-/// graph. <see cref="Parse"/> refuses anything this exporter cannot reproduce exactly.
+/// The parts of a Hugging Face <c>config.json</c> that define an <c>XLMRobertaForSequenceClassification</c> graph
+/// (or a <c>BertForSequenceClassification</c> one, the same encoder with positions from 0, segment embeddings and a
+/// pooler). <see cref="Parse"/> refuses anything this exporter cannot reproduce exactly.
 /// </summary>
 public sealed record XlmRobertaConfig
 {
-    /// <summary>The only architecture the exporter supports.</summary>
+    /// <summary>The architecture of XLM-RoBERTa rerankers (bge-reranker-v2-m3 and its fine-tunes).</summary>
     public const string SupportedArchitecture = "XLMRobertaForSequenceClassification";
+
+    /// <summary>The architecture of BERT cross-encoders (ms-marco-MiniLM and its siblings).</summary>
+    public const string BertArchitecture = "BertForSequenceClassification";
+
+    /// <summary>The architecture: <see cref="SupportedArchitecture"/> (the default) or <see cref="BertArchitecture"/>.</summary>
+    public string Architecture { get; init; } = SupportedArchitecture;
+
+    /// <summary>Whether this is a BERT model: inputs with <c>token_type_ids</c>, positions from 0, a pooler before the classifier.</summary>
+    public bool IsBert => Architecture == BertArchitecture;
+
+    /// <summary>Prefix of the encoder's parameter names: <c>roberta.</c> or <c>bert.</c>.</summary>
+    internal string Prefix => IsBert ? "bert." : "roberta.";
 
     /// <summary>Vocabulary size (rows of the word embedding table).</summary>
     public required int VocabSize { get; init; }
@@ -83,11 +96,11 @@ public sealed record XlmRobertaConfig
         var architectures = root.TryGetProperty("architectures", out var a) && a.ValueKind == JsonValueKind.Array
             ? a.EnumerateArray().Select(e => e.ToString()).ToArray()
             : [];
-        if (architectures.Length != 1 || architectures[0] != SupportedArchitecture)
+        if (architectures.Length != 1 || architectures[0] is not (SupportedArchitecture or BertArchitecture))
         {
             var found = architectures.Length == 0 ? "no \"architectures\" entry" : "[" + string.Join(", ", architectures) + "]";
             throw new NotSupportedException(
-                $"{source}: architectures is {found}; only {SupportedArchitecture} (one label) is supported");
+                $"{source}: architectures is {found}; only {SupportedArchitecture} and {BertArchitecture} (one label) are supported");
         }
 
         var numLabels = root.TryGetProperty("num_labels", out var nl) && nl.ValueKind == JsonValueKind.Number
@@ -116,6 +129,7 @@ public sealed record XlmRobertaConfig
 
         var config = new XlmRobertaConfig
         {
+            Architecture = architectures[0],
             VocabSize = RequiredInt(root, "vocab_size", source),
             HiddenSize = RequiredInt(root, "hidden_size", source),
             NumHiddenLayers = RequiredInt(root, "num_hidden_layers", source),
@@ -147,7 +161,7 @@ public sealed record XlmRobertaConfig
     public IReadOnlyList<(string Name, long[] Shape)> ParameterShapes()
     {
         long h = HiddenSize, f = IntermediateSize;
-        const string e = "roberta.embeddings.";
+        var e = Prefix + "embeddings.";
         var list = new List<(string, long[])>
         {
             (e + "word_embeddings.weight", [VocabSize, h]),
@@ -158,7 +172,7 @@ public sealed record XlmRobertaConfig
         };
         for (var i = 0; i < NumHiddenLayers; i++)
         {
-            var p = $"roberta.encoder.layer.{i}.";
+            var p = $"{Prefix}encoder.layer.{i}.";
             foreach (var (name, outDim, inDim) in new[]
                      {
                          ("attention.self.query", h, h), ("attention.self.key", h, h), ("attention.self.value", h, h),
@@ -176,12 +190,16 @@ public sealed record XlmRobertaConfig
             }
         }
 
-        list.Add(("classifier.dense.weight", [h, h]));
-        list.Add(("classifier.dense.bias", [h]));
-        list.Add(("classifier.out_proj.weight", [1, h]));
-        list.Add(("classifier.out_proj.bias", [1]));
+        var (dense, output) = HeadNames;
+        list.Add((dense + ".weight", [h, h]));
+        list.Add((dense + ".bias", [h]));
+        list.Add((output + ".weight", [1, h]));
+        list.Add((output + ".bias", [1]));
         return list;
     }
+
+    /// <summary>The two linears of the head on the first token (dense, tanh, output): RoBERTa's classification head, or BERT's pooler and classifier.</summary>
+    internal (string Dense, string Output) HeadNames => IsBert ? ("bert.pooler.dense", "classifier") : ("classifier.dense", "classifier.out_proj");
 
     /// <summary>Total number of parameters.</summary>
     public long ParameterCount => ParameterShapes().Sum(p => p.Shape.Aggregate(1L, (x, y) => x * y));

@@ -43,9 +43,15 @@ internal sealed class XlmRobertaGraph
     public void Build()
     {
         var g = b.Graph;
-        g.Name = "xlm_roberta_reranker";
+        g.Name = cfg.IsBert ? "bert_reranker" : "xlm_roberta_reranker";
         g.Input.Add(ValueInfo("input_ids", (int)DataType.Int64, [Batch, Seq]));
         g.Input.Add(ValueInfo("attention_mask", (int)DataType.Int64, [Batch, Seq]));
+        if (cfg.IsBert)
+        {
+            // optimum's order for BERT: input_ids, attention_mask, token_type_ids.
+            g.Input.Add(ValueInfo("token_type_ids", (int)DataType.Int64, [Batch, Seq]));
+        }
+
         g.Output.Add(ValueInfo("logits", F32, [Batch, 1]));
 
         long h = cfg.HiddenSize;
@@ -54,23 +60,48 @@ internal sealed class XlmRobertaGraph
         var pad = cfg.PadTokenId;
         var inputRows = new Rows(Batch, Seq);
 
-        // Embeddings. position ids = cumsum(ids != pad) * (ids != pad) + pad; token type ids are all 0.
-        const string e = "roberta.embeddings.";
-        var notPad = b.Op("Cast", [b.Op("Not", [b.Op("Equal", ["input_ids", b.ConstInt64(pad)])])], [Batch, Seq], (int)DataType.Int32,
-            attributes: Int("to", (int)DataType.Int32));
-        var positions = b.Op("Mul", [b.Op("CumSum", [notPad, b.ConstInt32(1)]), notPad]);
-        positions = b.Op("Add", [b.Op("Cast", [positions], attributes: Int("to", (int)DataType.Int64)), b.ConstInt64(pad)]);
-        var zero = new TensorProto { DataType = (int)DataType.Int64 };
-        zero.Dims.Add(1);
-        zero.Int64Data.Add(0);
-        var tokenTypes = b.Op("ConstantOfShape", [b.Op("Shape", ["input_ids"])], attributes: Tensor("value", zero));
-        // Shape hints follow what onnx shape inference writes into quantize_dynamic's model of the torch export
-        // (see Rows): the token type ids come from a shape it cannot follow, so each embedding sum gets new symbols.
-        var rows = Fresh();
-        var x = b.Op("Add", [Gather(e + "word_embeddings.weight", "input_ids", inputRows), Gather(e + "token_type_embeddings.weight", tokenTypes, Fresh())],
-            rows.Of(h));
-        rows = Fresh();
-        x = b.Op("Add", [x, Gather(e + "position_embeddings.weight", positions, inputRows)], rows.Of(h));
+        var e = cfg.Prefix + "embeddings.";
+        Rows rows;
+        string x;
+        if (cfg.IsBert)
+        {
+            // BERT: position ids 0..S-1 (a constant row sliced to the sequence, as torch exports the position_ids
+            // buffer), segment embeddings from the token_type_ids input.
+            var positionRow = new long[cfg.MaxPositionEmbeddings];
+            for (var i = 0; i < positionRow.Length; i++)
+            {
+                positionRow[i] = i;
+            }
+
+            var positionIds = b.Initializer("position_ids", DataType.Int64, [1, cfg.MaxPositionEmbeddings], MemoryMarshal.AsBytes(positionRow.AsSpan()));
+            var seqLength = b.Op("Unsqueeze", [b.Op("Gather", [b.Op("Shape", ["input_ids"]), b.ConstInt64(1)], attributes: Int("axis", 0)), b.ConstInt64([0])]);
+            var positions = b.Op("Slice", [positionIds, b.ConstInt64([0]), seqLength, b.ConstInt64([1])]);
+            rows = Fresh();
+            x = b.Op("Add", [Gather(e + "word_embeddings.weight", "input_ids", inputRows), Gather(e + "token_type_embeddings.weight", "token_type_ids", inputRows)],
+                rows.Of(h));
+            rows = Fresh();
+            x = b.Op("Add", [x, Gather(e + "position_embeddings.weight", positions, new Rows(1, Seq))], rows.Of(h));
+        }
+        else
+        {
+            // Embeddings. position ids = cumsum(ids != pad) * (ids != pad) + pad; token type ids are all 0.
+            var notPad = b.Op("Cast", [b.Op("Not", [b.Op("Equal", ["input_ids", b.ConstInt64(pad)])])], [Batch, Seq], (int)DataType.Int32,
+                attributes: Int("to", (int)DataType.Int32));
+            var positions = b.Op("Mul", [b.Op("CumSum", [notPad, b.ConstInt32(1)]), notPad]);
+            positions = b.Op("Add", [b.Op("Cast", [positions], attributes: Int("to", (int)DataType.Int64)), b.ConstInt64(pad)]);
+            var zero = new TensorProto { DataType = (int)DataType.Int64 };
+            zero.Dims.Add(1);
+            zero.Int64Data.Add(0);
+            var tokenTypes = b.Op("ConstantOfShape", [b.Op("Shape", ["input_ids"])], attributes: Tensor("value", zero));
+            // Shape hints follow what onnx shape inference writes into quantize_dynamic's model of the torch export
+            // (see Rows): the token type ids come from a shape it cannot follow, so each embedding sum gets new symbols.
+            rows = Fresh();
+            x = b.Op("Add", [Gather(e + "word_embeddings.weight", "input_ids", inputRows), Gather(e + "token_type_embeddings.weight", tokenTypes, Fresh())],
+                rows.Of(h));
+            rows = Fresh();
+            x = b.Op("Add", [x, Gather(e + "position_embeddings.weight", positions, inputRows)], rows.Of(h));
+        }
+
         x = LayerNorm(x, e + "LayerNorm", rows);
 
         // Shapes for the head split and merge, from the runtime shape.
@@ -89,7 +120,7 @@ internal sealed class XlmRobertaGraph
         var qkScale = (float)Math.Sqrt(1.0 / Math.Sqrt(headDim)); // applied to q and to k, as torch's SDPA export does
         for (var i = 0; i < cfg.NumHiddenLayers; i++)
         {
-            var p = $"roberta.encoder.layer.{i}.";
+            var p = $"{cfg.Prefix}encoder.layer.{i}.";
             var split = Fresh(); // after the Reshape to heads
             var q = SplitHeads(x, rows, split, p + "attention.self.query", splitHeads, [0, 2, 1, 3], [split.Batch, heads, split.Seq, headDim]);
             var k = SplitHeads(x, rows, split, p + "attention.self.key", splitHeads, [0, 2, 3, 1], [split.Batch, heads, headDim, split.Seq]);
@@ -122,10 +153,11 @@ internal sealed class XlmRobertaGraph
             x = LayerNorm(b.Op("Add", [Linear(inter, rows, p + "output.dense", h), x], rows.Of(h)), p + "output.LayerNorm", rows);
         }
 
-        // Classification head on the first token: dense -> tanh -> out_proj.
+        // Head on the first token: dense -> tanh -> output (RoBERTa's classifier.dense/out_proj; BERT's pooler, then classifier).
+        var (denseName, outputName) = cfg.HeadNames;
         var first = b.Op("Gather", [x, b.ConstInt64(0)], [rows.Batch, h], attributes: Int("axis", 1));
-        var dense = b.Op("Tanh", [HeadLinear(first, rows.Batch, "classifier.dense", h, null)], [rows.Batch, h]);
-        HeadLinear(dense, rows.Batch, "classifier.out_proj", 1, "logits");
+        var dense = b.Op("Tanh", [HeadLinear(first, rows.Batch, denseName, h, null)], [rows.Batch, h]);
+        HeadLinear(dense, rows.Batch, outputName, 1, "logits");
     }
 
     // ------------------------------------------------------------------ shape hints

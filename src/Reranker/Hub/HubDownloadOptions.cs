@@ -20,6 +20,28 @@ public sealed class HubDownloadOptions
     /// <see langword="null"/>, <c>model.onnx</c> is preferred, then <c>onnx/model.onnx</c>.</summary>
     public string? OnnxFile { get; init; }
 
+    /// <summary>
+    /// The ONNX variant to download when <see cref="OnnxFile"/> is not set: <c>model_{variant}.onnx</c>, else
+    /// <c>onnx/model_{variant}.onnx</c> (<c>quantized</c>, <c>int8</c>, <c>fp16</c>, ...; see
+    /// <see cref="CrossEncoderOptions.ModelVariant"/>). <see langword="null"/> (the default) takes fp32 <c>model.onnx</c>.
+    /// When the repository has ONNX files but not this one, the download fails with <see cref="HubErrorKind.NotFound"/>
+    /// naming the variants it has; a repository without ONNX files selects <c>model.safetensors</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The value is not a variant name (letters, digits, underscores).</exception>
+    public string? OnnxVariant
+    {
+        get;
+        init
+        {
+            if (value is not null && !Inference.OnnxModelFiles.IsValidVariant(value))
+            {
+                throw new ArgumentException($"OnnxVariant '{value}' is not a variant name: expected letters, digits and underscores.", nameof(OnnxVariant));
+            }
+
+            field = value;
+        }
+    }
+
     /// <summary>The hub cache folder. Defaults to <c>HF_HUB_CACHE</c>, else <c>$HF_HOME/hub</c>, else
     /// <c>~/.cache/huggingface/hub</c>.</summary>
     public string? CacheDirectory { get; init; }
@@ -58,12 +80,13 @@ public sealed class HubDownloadOptions
     /// <summary>Pause before resuming a broken transfer.</summary>
     internal TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>A copy with another <see cref="OnnxFile"/> (every other setting, internal ones included, kept).</summary>
-    internal HubDownloadOptions WithOnnxFile(string? onnxFile) => new()
+    /// <summary>A copy with another <see cref="OnnxFile"/> and <see cref="OnnxVariant"/> (every other setting, internal ones included, kept).</summary>
+    internal HubDownloadOptions WithOnnxFile(string? onnxFile, string? onnxVariant = null) => new()
     {
         Revision = Revision,
         AllowPatterns = AllowPatterns,
         OnnxFile = onnxFile,
+        OnnxVariant = onnxVariant ?? OnnxVariant,
         CacheDirectory = CacheDirectory,
         Endpoint = Endpoint,
         Token = Token,

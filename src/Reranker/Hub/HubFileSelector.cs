@@ -19,7 +19,7 @@ internal static class HubFileSelector
         "sentencepiece.bpe.model",
     ];
 
-    private static readonly string[] OnnxCandidates = ["model.onnx", "onnx/model.onnx"];
+    private static readonly IReadOnlyList<string> OnnxCandidates = Inference.OnnxModelFiles.Candidates(null);
 
     private const string Safetensors = "model.safetensors";
 
@@ -37,9 +37,25 @@ internal static class HubFileSelector
                 $"File '{named}' (HubDownloadOptions.OnnxFile) not found in repository '{repoId}' at revision '{revision}'.");
         }
 
+        var onnxFile = options.OnnxFile;
+        if (onnxFile is null && options.OnnxVariant is { } variant)
+        {
+            onnxFile = Inference.OnnxModelFiles.Candidates(variant).FirstOrDefault(present.Contains);
+            var onnxInRepo = available.Where(f => f.EndsWith(".onnx", StringComparison.Ordinal)).ToList();
+            if (onnxFile is null && (onnxInRepo.Count > 0 || !present.Contains(Safetensors)))
+            {
+                throw new HubException(
+                    HubErrorKind.NotFound,
+                    $"The ONNX variant '{variant}' (model_{variant}.onnx or onnx/model_{variant}.onnx) is not in repository '{repoId}' at revision '{revision}'; " +
+                    (onnxInRepo.Count > 0
+                        ? $"it has {string.Join(", ", onnxInRepo.Order(StringComparer.Ordinal))} (variants: {Inference.OnnxModelFiles.DescribeVariants(onnxInRepo)})."
+                        : "it has no ONNX file."));
+            }
+        }
+
         var selection = options.AllowPatterns is { } patterns
-            ? SelectByPatterns(available, patterns, options.OnnxFile)
-            : SelectForCrossEncoder(present, options.OnnxFile);
+            ? SelectByPatterns(available, patterns, onnxFile)
+            : SelectForCrossEncoder(present, onnxFile);
         foreach (var file in selection.Files)
         {
             HubPaths.ValidateFileName(file, repoId);
@@ -67,8 +83,9 @@ internal static class HubFileSelector
         {
             files.Add(onnx);
 
-            // Models over 2 GB keep their tensors beside the graph: torch.onnx writes '.data', Optimum '_data'.
-            files.AddRange(new[] { onnx + ".data", onnx + "_data" }.Where(present.Contains));
+            // Models over 2 GB keep their tensors beside the graph: torch.onnx writes '.data', optimum and
+            // Transformers.js '_data'. Only the chosen file's are taken, not those of other variants.
+            files.AddRange(Inference.OnnxModelFiles.ExternalDataNames(onnx).Where(present.Contains));
             return new HubSelection(files, HubWeightsFormat.Onnx, onnx);
         }
 

@@ -11,7 +11,7 @@ internal interface IPairEncoder
     /// <summary>Id of the padding token.</summary>
     int PadId { get; }
 
-    /// <summary>Number of special tokens a pair adds (4 for XLM-R).</summary>
+    /// <summary>Number of special tokens a pair adds (4 for XLM-R, 3 for BERT).</summary>
     int PairSpecialTokenCount { get; }
 
     /// <summary>Every id the encoder can produce, with what produces it (checked against the model's embedding table).</summary>
@@ -29,8 +29,8 @@ internal interface IPairEncoder
     int CountTokens(string text);
 }
 
-/// <summary>The production <see cref="IPairEncoder"/>: the XLM-R tokenizer of the model directory.</summary>
-internal sealed class XlmRobertaPairEncoder(XlmRobertaTokenizer tokenizer) : IPairEncoder
+/// <summary>The production <see cref="IPairEncoder"/>: the tokenizer of the model directory (XLM-R or BERT).</summary>
+internal sealed class TokenizerPairEncoder(CrossEncoderTokenizer tokenizer) : IPairEncoder
 {
     public int PadId => tokenizer.PadId;
 

@@ -123,6 +123,12 @@ internal sealed class LogitSession : IDisposable
     /// </summary>
     public static readonly TimeSpan DisposeWait = TimeSpan.FromSeconds(10);
 
+    /// <summary>Whether the model outputs float16 logits (an fp16 export without float32 outputs); they are widened to float.</summary>
+    public bool LogitsAreFloat16 { get; private init; }
+
+    /// <summary>Whether the model declares a <c>token_type_ids</c> input (BERT); it is fed the tokenizer's segment ids.</summary>
+    public bool TakesTokenTypeIds => _inputKinds.Contains(InputKind.TokenTypeIds);
+
     /// <summary>The model inputs this session feeds, in the model's order.</summary>
     public IReadOnlyList<string> InputNames => _inputNames;
 
@@ -184,9 +190,25 @@ internal sealed class LogitSession : IDisposable
             {
                 session = rewritten is null ? new InferenceSession(modelPath, sessionOptions) : new InferenceSession(rewritten, sessionOptions);
             }
+            catch (OnnxRuntimeException e) when (rewritten is not null)
+            {
+                // The rewritten graph is refused (an operator type ONNX Runtime has no CPU kernel for in this
+                // precision, say): run the file as exported instead, which is always correct, and say why.
+                rewritten = null;
+                attention = new LoadTimeRewriteResult(
+                    new AttentionRewriteResult(0, attention!.Attention.SoftmaxCount, "ONNX Runtime could not load the rewritten graph, so the model runs as exported: " + e.Message), 0, 0);
+                try
+                {
+                    session = new InferenceSession(modelPath, sessionOptions);
+                }
+                catch (OnnxRuntimeException again)
+                {
+                    throw LoadError(modelPath, again);
+                }
+            }
             catch (OnnxRuntimeException e)
             {
-                throw new InvalidDataException($"ONNX Runtime could not load the model '{modelPath}': {e.Message}", e);
+                throw LoadError(modelPath, e);
             }
 
             if (rewritten is { Length: >= LargeInlineModelBytes })
@@ -200,8 +222,12 @@ internal sealed class LogitSession : IDisposable
 
             var (names, kinds) = CheckInputs(session, modelPath);
             var symbolicWidth = CheckOutput(session, modelPath);
+            var halfLogits = session.OutputMetadata[LogitsName].ElementDataType == TensorElementType.Float16;
             var result = new LogitSession(session, sessionOptions, names, kinds, symbolicWidth, OnnxModelScan.UsesDynamicQuantization(modelPath), attention,
-                attention?.Attention.Rewritten == true || OnnxModelScan.UsesMultiHeadAttention(modelPath));
+                attention?.Attention.Rewritten == true || OnnxModelScan.UsesMultiHeadAttention(modelPath))
+            {
+                LogitsAreFloat16 = halfLogits,
+            };
             session = null;
             sessionOptions = null;
             return result;
@@ -212,6 +238,18 @@ internal sealed class LogitSession : IDisposable
             sessionOptions?.Dispose();
         }
     }
+
+    /// <summary>
+    /// ONNX Runtime's refusal of a file: malformed (<see cref="InvalidDataException"/>), or valid but using an operator or
+    /// precision its CPU provider has no kernel for (<see cref="NotSupportedException"/>, with the variants to try).
+    /// </summary>
+    private static Exception LoadError(string modelPath, OnnxRuntimeException e) =>
+        e.Message.Contains("Could not find an implementation", StringComparison.Ordinal) || e.Message.Contains("NOT_IMPLEMENTED", StringComparison.Ordinal)
+            ? new NotSupportedException(
+                $"ONNX Runtime's CPU provider cannot run the model '{modelPath}': {e.Message} " +
+                "An fp16 or 4-bit variant may use operators ONNX Runtime runs only on GPUs: load the fp32 model.onnx or an int8/quantized variant (CrossEncoderOptions.ModelVariant).",
+                e)
+            : new InvalidDataException($"ONNX Runtime could not load the model '{modelPath}': {e.Message}", e);
 
     /// <summary>Parses the model and applies <see cref="LoadTimeRewrite"/>.</summary>
     /// <returns>The result, and the rewritten model's bytes when a block was rewritten (else null: load the file).</returns>
@@ -292,17 +330,19 @@ internal sealed class LogitSession : IDisposable
                 "export it as a text-classification model.");
         }
 
-        if (!logits.IsTensor || logits.ElementDataType != TensorElementType.Float || logits.Dimensions.Length != 2)
+        // float16 logits come from fp16 exports that did not keep float32 outputs; they are widened to float.
+        if (!logits.IsTensor || logits.ElementDataType is not (TensorElementType.Float or TensorElementType.Float16) || logits.Dimensions.Length != 2)
         {
             throw new NotSupportedException(
-                $"Model '{modelPath}' declares '{LogitsName}' as {Describe(logits)}; expected a float tensor [batch, 1].");
+                $"Model '{modelPath}' declares '{LogitsName}' as {Describe(logits)}; expected a float (or float16) tensor [batch, 1]: " +
+                "a one-logit sequence classifier.");
         }
 
         var width = logits.Dimensions[1];
         if (width > 0 && width != 1)
         {
             throw new NotSupportedException(
-                $"Model '{modelPath}' outputs {width} logits per pair; a cross-encoder reranker outputs exactly one.");
+                $"Model '{modelPath}' outputs {width} logits per pair ('{LogitsName}' [batch, {width}]); a cross-encoder reranker outputs exactly one ([batch, 1]).");
         }
 
         return width <= 0;
@@ -377,6 +417,10 @@ internal sealed class LogitSession : IDisposable
     /// </param>
     /// <param name="beforeBatch">Test seam: called after the cancellation check, right before each batch runs.</param>
     /// <param name="cancellationToken">Checked before each batch.</param>
+    /// <param name="tokenTypeIds">
+    /// The segment id of every token, one array per sequence of the same length as its ids, for a model that declares
+    /// <c>token_type_ids</c>; <see langword="null"/> feeds 0 everywhere. Padding gets type 0, as transformers pads.
+    /// </param>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled between batches.</exception>
     public float[] Run(
         IReadOnlyList<int[]> inputIds,
@@ -386,7 +430,8 @@ internal sealed class LogitSession : IDisposable
         RunOptions? runOptions = null,
         Action<int, int, TimeSpan>? onBatch = null,
         Action? beforeBatch = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        IReadOnlyList<int[]>? tokenTypeIds = null)
     {
         var logits = new float[inputIds.Count];
         if (inputIds.Count == 0)
@@ -402,6 +447,11 @@ internal sealed class LogitSession : IDisposable
             {
                 throw new ArgumentException($"Sequence {i} is empty.", nameof(inputIds));
             }
+
+            if (tokenTypeIds is not null && tokenTypeIds[i].Length != lengths[i])
+            {
+                throw new ArgumentException($"Sequence {i} has {lengths[i]} ids but {tokenTypeIds[i].Length} token type ids.", nameof(tokenTypeIds));
+            }
         }
 
         var plan = PlanBatches(lengths, batchSize, maxBatchTokens, RejectsPadding);
@@ -412,11 +462,13 @@ internal sealed class LogitSession : IDisposable
             var size = batch.Length * sequenceLength;
             var ids = ArrayPool<long>.Shared.Rent(size);
             var mask = ArrayPool<long>.Shared.Rent(size);
+            var types = tokenTypeIds is null || !TakesTokenTypeIds ? null : ArrayPool<long>.Shared.Rent(size);
             var batchLogits = ArrayPool<float>.Shared.Rent(batch.Length);
             try
             {
                 ids.AsSpan(0, size).Fill(padId);
                 mask.AsSpan(0, size).Clear();
+                types?.AsSpan(0, size).Clear();
                 for (var row = 0; row < batch.Length; row++)
                 {
                     var source = inputIds[batch[row]];
@@ -426,12 +478,22 @@ internal sealed class LogitSession : IDisposable
                         ids[offset + t] = source[t];
                     }
 
+                    if (types is not null)
+                    {
+                        var sourceTypes = tokenTypeIds![batch[row]];
+                        for (var t = 0; t < sourceTypes.Length; t++)
+                        {
+                            types[offset + t] = sourceTypes[t];
+                        }
+                    }
+
                     mask.AsSpan(offset, source.Length).Fill(1);
                 }
 
                 beforeBatch?.Invoke();
                 var started = Stopwatch.GetTimestamp();
-                RunPadded(ids.AsMemory(0, size), mask.AsMemory(0, size), batch.Length, sequenceLength, batchLogits.AsSpan(0, batch.Length), runOptions, cancellationToken);
+                RunPadded(ids.AsMemory(0, size), mask.AsMemory(0, size), batch.Length, sequenceLength, batchLogits.AsSpan(0, batch.Length), runOptions, cancellationToken,
+                    types?.AsMemory(0, size));
                 var elapsed = Stopwatch.GetElapsedTime(started);
                 var tokens = 0;
                 for (var row = 0; row < batch.Length; row++)
@@ -446,6 +508,11 @@ internal sealed class LogitSession : IDisposable
             {
                 ArrayPool<long>.Shared.Return(ids);
                 ArrayPool<long>.Shared.Return(mask);
+                if (types is not null)
+                {
+                    ArrayPool<long>.Shared.Return(types);
+                }
+
                 ArrayPool<float>.Shared.Return(batchLogits);
             }
         }
@@ -508,10 +575,11 @@ internal sealed class LogitSession : IDisposable
     /// <param name="logits">Receives one logit per row.</param>
     /// <param name="runOptions">The caller's run options (to terminate the run), or <see langword="null"/> for a fresh instance.</param>
     /// <param name="cancellationToken">Stops the wait for a turn at the run gate (see <see cref="ConcurrentRuns"/>).</param>
-    internal void RunPadded(Memory<long> inputIds, Memory<long> attentionMask, int batchSize, int sequenceLength, Span<float> logits, RunOptions? runOptions = null, CancellationToken cancellationToken = default)
+    /// <param name="tokenTypeIds">Segment ids, row-major like the ids, for a model with <c>token_type_ids</c>; <see langword="null"/> for all 0.</param>
+    internal void RunPadded(Memory<long> inputIds, Memory<long> attentionMask, int batchSize, int sequenceLength, Span<float> logits, RunOptions? runOptions = null, CancellationToken cancellationToken = default, Memory<long>? tokenTypeIds = null)
     {
         var size = batchSize * sequenceLength;
-        if (inputIds.Length != size || attentionMask.Length != size || logits.Length != batchSize)
+        if (inputIds.Length != size || attentionMask.Length != size || logits.Length != batchSize || (tokenTypeIds is { } t && t.Length != size))
         {
             throw new ArgumentException($"Buffers do not match a batch of {batchSize} × {sequenceLength}.");
         }
@@ -540,7 +608,13 @@ internal sealed class LogitSession : IDisposable
                         data = attentionMask;
                         break;
                     default:
-                        // XLM-R has a single token type (type_vocab_size 1): every position is type 0.
+                        if (tokenTypeIds is { } given)
+                        {
+                            data = given;
+                            break;
+                        }
+
+                        // No segment ids given (XLM-R has a single token type): every position is type 0.
                         zeros ??= ArrayPool<long>.Shared.Rent(size);
                         zeros.AsSpan(0, size).Clear();
                         data = zeros.AsMemory(0, size);
@@ -649,6 +723,17 @@ internal sealed class LogitSession : IDisposable
         }
 
         // The span points into native memory owned by 'outputs': copy before it is disposed.
+        if (LogitsAreFloat16)
+        {
+            var half = output.GetTensorDataAsSpan<Float16>();
+            for (var i = 0; i < logits.Length; i++)
+            {
+                logits[i] = (float)half[i];
+            }
+
+            return;
+        }
+
         output.GetTensorDataAsSpan<float>().CopyTo(logits);
     }
 

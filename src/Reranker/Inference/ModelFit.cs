@@ -112,13 +112,13 @@ internal static class ModelFit
                 $"'{modelPath}' has {positions.Rows} rows. Expected the config.json of this model.");
         }
 
-        var limit = positions.Rows - ModelConfig.PositionOffset;
+        var limit = positions.Rows - config.PositionOffset;
         if (maxLength > limit)
         {
             throw new ArgumentOutOfRangeException(
                 nameof(maxLength),
                 maxLength,
-                string.Create(CultureInfo.InvariantCulture, $"MaxLength {maxLength} exceeds the {limit} tokens the model takes (its position table '{positions.Name}' in '{modelPath}' has {positions.Rows} rows, positions start at {ModelConfig.PositionOffset})."));
+                string.Create(CultureInfo.InvariantCulture, $"MaxLength {maxLength} exceeds the {limit} tokens the model takes (its position table '{positions.Name}' in '{modelPath}' has {positions.Rows} rows, positions start at {config.PositionOffset})."));
         }
     }
 

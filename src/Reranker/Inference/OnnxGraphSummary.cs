@@ -15,12 +15,20 @@ namespace Reranker.Inference;
 /// </remarks>
 internal sealed class OnnxGraphSummary
 {
-    private OnnxGraphSummary(List<GraphNode> nodes, Dictionary<string, long[]> initializers, List<string> inputs)
+    private OnnxGraphSummary(List<GraphNode> nodes, Dictionary<string, long[]> initializers, List<string> inputs, HashSet<string> externalDataFiles)
     {
         Nodes = nodes;
         Initializers = initializers;
         Inputs = inputs;
+        ExternalDataFiles = externalDataFiles;
     }
+
+    /// <summary>
+    /// The files the initializers keep their data in (<c>external_data</c> "location", relative to the model's folder):
+    /// <c>model.onnx.data</c> (torch.onnx) or <c>model.onnx_data</c> (optimum, Transformers.js); empty when the weights
+    /// are inside the file.
+    /// </summary>
+    public IReadOnlySet<string> ExternalDataFiles { get; }
 
     /// <summary>The main graph's nodes, in file order.</summary>
     public IReadOnlyList<GraphNode> Nodes { get; }
@@ -46,6 +54,7 @@ internal sealed class OnnxGraphSummary
         var nodes = new List<GraphNode>();
         var initializers = new Dictionary<string, long[]>(StringComparer.Ordinal);
         var inputs = new List<string>();
+        var externalDataFiles = new HashSet<string>(StringComparer.Ordinal);
         var end = stream.Length;
         while (stream.Position < end)
         {
@@ -93,10 +102,15 @@ internal sealed class OnnxGraphSummary
 
                         break;
                     case 5:
-                        var (name, tensorDims) = ReadTensorHeader(stream, messageEnd);
+                        var (name, tensorDims, location) = ReadTensorHeader(stream, messageEnd);
                         if (name is not null)
                         {
                             initializers[name] = tensorDims;
+                        }
+
+                        if (location is not null)
+                        {
+                            externalDataFiles.Add(location);
                         }
 
                         break;
@@ -118,7 +132,7 @@ internal sealed class OnnxGraphSummary
             break;
         }
 
-        return new OnnxGraphSummary(nodes, initializers, inputs);
+        return new OnnxGraphSummary(nodes, initializers, inputs, externalDataFiles);
     }
 
     /// <summary>
@@ -201,10 +215,11 @@ internal sealed class OnnxGraphSummary
         return (new GraphNode(opType, inputs, outputs), opType == "Constant" ? constantDims : null);
     }
 
-    /// <summary>Reads a TensorProto's name and dims, seeking over its data.</summary>
-    private static (string? Name, long[] Dims) ReadTensorHeader(Stream stream, long messageEnd)
+    /// <summary>Reads a TensorProto's name, dims and external data location, seeking over its data.</summary>
+    private static (string? Name, long[] Dims, string? Location) ReadTensorHeader(Stream stream, long messageEnd)
     {
         string? name = null;
+        string? location = null;
         var dims = new List<long>();
         while (stream.Position < messageEnd)
         {
@@ -229,13 +244,25 @@ internal sealed class OnnxGraphSummary
                 stream.ReadExactly(bytes);
                 name = Encoding.UTF8.GetString(bytes);
             }
+            else if (field == 13 && wire == 2)
+            {
+                // external_data: StringStringEntryProto { key = 1, value = 2 }; the file is the "location" entry.
+                var entry = new byte[checked((int)ProtobufWire.ReadVarint(stream))];
+                stream.ReadExactly(entry);
+                var (keyStart, keyLength) = ProtobufWire.FindLengthDelimited(entry, 1);
+                var (valueStart, valueLength) = ProtobufWire.FindLengthDelimited(entry, 2);
+                if (keyStart >= 0 && valueStart >= 0 && Encoding.UTF8.GetString(entry, keyStart, keyLength) == "location")
+                {
+                    location = Encoding.UTF8.GetString(entry, valueStart, valueLength);
+                }
+            }
             else
             {
                 ProtobufWire.SkipField(stream, wire);
             }
         }
 
-        return (name, [.. dims]);
+        return (name, [.. dims], location);
     }
 
     private static long[] TensorDims(ReadOnlySpan<byte> tensor)

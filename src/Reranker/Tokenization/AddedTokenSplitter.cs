@@ -1,7 +1,11 @@
 namespace Reranker.Tokenization;
 
 /// <summary>An entry of <c>added_tokens</c> in <c>tokenizer.json</c>.</summary>
-internal sealed record AddedToken(int Id, string Content, bool LeftStrip, bool RightStrip);
+internal sealed record AddedToken(int Id, string Content, bool LeftStrip, bool RightStrip)
+{
+    /// <summary>Matched in the normalized text (<c>normalized: true</c>) instead of the raw text.</summary>
+    public bool Normalized { get; init; }
+}
 
 /// <summary>One piece of the raw text: either an added token (Id &gt;= 0) or text for the normalizer (Id &lt; 0).</summary>
 internal readonly record struct TextSplit(int Id, int Start, int End);

@@ -19,39 +19,58 @@ internal interface ITextEncoder
 }
 
 /// <summary>
-/// The pipeline a Hugging Face <c>tokenizer.json</c> declares: added tokens, normalizer, pre-tokenizer, Unigram model.
-/// Only the components that XLM-RoBERTa tokenizers use are implemented; anything else is refused when the file is read.
+/// The pipeline a Hugging Face <c>tokenizer.json</c> declares: added tokens, normalizer, pre-tokenizer, model
+/// (<c>Unigram</c> or <c>WordPiece</c>) and post-processor. Only the components that XLM-RoBERTa and BERT tokenizers use
+/// are implemented; anything else is refused when the file is read.
 /// </summary>
 internal sealed class HfTokenizerPipeline : ITextEncoder
 {
     private readonly AddedTokenSplitter _added;
+    private readonly AddedTokenSplitter? _normalizedAdded;
     private readonly INormalizer? _normalizer;
     private readonly IPreTokenizer? _preTokenizer;
-    private readonly UnigramModel _model;
+    private readonly ITokenModel _model;
     private readonly Dictionary<int, string> _addedById;
 
-    private HfTokenizerPipeline(AddedTokenSplitter added, INormalizer? normalizer, IPreTokenizer? preTokenizer, UnigramModel model, PairTemplate template)
+    private HfTokenizerPipeline(IReadOnlyList<AddedToken> addedTokens, INormalizer? normalizer, IPreTokenizer? preTokenizer, ITokenModel model, PairTemplate template, int? paddingId)
     {
-        _added = added;
+        // Added tokens with normalized: false are found in the raw text; those with normalized: true in the text
+        // after the normalizer, their own content normalized the same way (as the tokenizers library does).
+        _added = new AddedTokenSplitter(addedTokens.Where(t => !t.Normalized).ToList());
+        var normalizedTokens = addedTokens.Where(t => t.Normalized)
+            .Select(t => t with { Content = normalizer?.Normalize(t.Content) ?? t.Content })
+            .Where(t => t.Content.Length > 0)
+            .ToList();
+        _normalizedAdded = normalizedTokens.Count > 0 ? new AddedTokenSplitter(normalizedTokens) : null;
+        AddedTokens = addedTokens;
         _normalizer = normalizer;
         _preTokenizer = preTokenizer;
         _model = model;
         Template = template;
-        _addedById = added.Tokens.ToDictionary(t => t.Id, t => t.Content);
+        PaddingId = paddingId;
+        _addedById = new Dictionary<int, string>();
+        foreach (var token in addedTokens)
+        {
+            _addedById[token.Id] = token.Content;
+        }
     }
 
     public PairTemplate Template { get; }
 
+    /// <summary>The model: <see cref="UnigramModel"/> or <see cref="WordPieceModel"/>.</summary>
+    public ITokenModel Model => _model;
+
+    /// <summary>The <c>pad_id</c> of the file's <c>padding</c> section, when it has one.</summary>
+    public int? PaddingId { get; }
+
     public int VocabularySize => Math.Max(_model.VocabularySize, _addedById.Count == 0 ? 0 : _addedById.Keys.Max() + 1);
 
-    public IReadOnlyList<AddedToken> AddedTokens => _added.Tokens;
+    public IReadOnlyList<AddedToken> AddedTokens { get; }
 
     public bool TryGetPieceId(string piece, out int id) => _model.TryGetId(piece, out id);
 
     public string? IdToPiece(int id) =>
-        _addedById.TryGetValue(id, out var content) ? content
-        : (uint)id < (uint)_model.VocabularySize ? _model.Vocabulary[id].Piece
-        : null;
+        _addedById.TryGetValue(id, out var content) ? content : _model.IdToPiece(id);
 
     public void Encode(string text, List<int> ids, List<string>? pieces, CancellationToken cancellationToken = default)
     {
@@ -59,6 +78,7 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
         var splits = new List<TextSplit>();
         _added.Split(text, splits);
         var words = new List<string>();
+        var normalizedSplits = _normalizedAdded is null ? null : new List<TextSplit>();
         foreach (var split in splits)
         {
             if (split.Id >= 0)
@@ -75,14 +95,37 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
                 part = _normalizer.Normalize(part);
             }
 
-            words.Clear();
-            words.Add(part);
-            _preTokenizer?.PreTokenize(words, split.Start == 0);
-            cancellationToken.ThrowIfCancellationRequested();
-            foreach (var word in words)
+            if (normalizedSplits is null)
             {
-                _model.Encode(word, ids, pieces, cancellationToken);
+                EncodeNormalized(part, split.Start == 0, words, ids, pieces, cancellationToken);
+                continue;
             }
+
+            _normalizedAdded!.Split(part, normalizedSplits);
+            foreach (var inner in normalizedSplits)
+            {
+                if (inner.Id >= 0)
+                {
+                    ids.Add(inner.Id);
+                    pieces?.Add(_addedById[inner.Id]);
+                }
+                else
+                {
+                    EncodeNormalized(part[inner.Start..inner.End], split.Start == 0 && inner.Start == 0, words, ids, pieces, cancellationToken);
+                }
+            }
+        }
+    }
+
+    private void EncodeNormalized(string part, bool startsText, List<string> words, List<int> ids, List<string>? pieces, CancellationToken cancellationToken)
+    {
+        words.Clear();
+        words.Add(part);
+        _preTokenizer?.PreTokenize(words, startsText);
+        cancellationToken.ThrowIfCancellationRequested();
+        foreach (var word in words)
+        {
+            _model.Encode(word, ids, pieces, cancellationToken);
         }
     }
 
@@ -112,11 +155,12 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
                 }
 
                 var model = ReadModel(Required(root, "model", sourceName), sourceName);
-                var added = new AddedTokenSplitter(ReadAddedTokens(root, sourceName));
+                var added = ReadAddedTokens(root, sourceName);
                 var normalizer = ReadNormalizer(Optional(root, "normalizer"), sourceName);
                 var preTokenizer = ReadPreTokenizer(Optional(root, "pre_tokenizer"), sourceName);
-                var template = ReadPostProcessor(Optional(root, "post_processor"), sourceName, model, added.Tokens);
-                return new HfTokenizerPipeline(added, normalizer, preTokenizer, model, template);
+                var template = ReadPostProcessor(Optional(root, "post_processor"), sourceName);
+                int? paddingId = Optional(root, "padding") is { } padding && padding.TryGetProperty("pad_id", out var padId) ? padId.GetInt32() : null;
+                return new HfTokenizerPipeline(added, normalizer, preTokenizer, model, template, paddingId);
             }
             catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException or IndexOutOfRangeException)
             {
@@ -142,21 +186,30 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
             ? type.GetString()!
             : throw new InvalidDataException($"'{sourceName}': a {what} has no 'type'.");
 
-    private static UnigramModel ReadModel(JsonElement model, string sourceName)
+    private static ITokenModel ReadModel(JsonElement model, string sourceName)
     {
-        // Serializations of 2020 omit model.type; a vocab of [piece, score] pairs with unk_id is a Unigram model.
+        // Serializations of 2020 omit model.type: a vocab of [piece, score] pairs with unk_id is a Unigram model, a
+        // vocab object with continuing_subword_prefix a WordPiece model.
         var type = model.TryGetProperty("type", out var t) ? t.GetString() : null;
-        if (type is null && model.TryGetProperty("vocab", out var v) && v.ValueKind == JsonValueKind.Array)
+        if (type is null && model.TryGetProperty("vocab", out var v))
         {
-            type = "Unigram";
+            type = v.ValueKind == JsonValueKind.Array ? "Unigram"
+                : v.ValueKind == JsonValueKind.Object && model.TryGetProperty("continuing_subword_prefix", out _) ? "WordPiece"
+                : null;
         }
 
-        if (type != "Unigram")
+        return type switch
         {
-            throw new NotSupportedException(
-                $"'{sourceName}' uses the tokenizer model '{type ?? "(none)"}'; only 'Unigram' (SentencePiece, as in XLM-RoBERTa) is supported.");
-        }
+            "Unigram" => ReadUnigram(model, sourceName),
+            "WordPiece" => ReadWordPiece(model, sourceName),
+            _ => throw new NotSupportedException(
+                $"'{sourceName}' uses the tokenizer model '{type ?? "(none)"}'; supported: 'Unigram' (SentencePiece, as in XLM-RoBERTa) and 'WordPiece' (as in BERT). " +
+                "Byte-level BPE tokenizers (GPT-2, Qwen, Llama) are not supported."),
+        };
+    }
 
+    private static UnigramModel ReadUnigram(JsonElement model, string sourceName)
+    {
         if (model.TryGetProperty("byte_fallback", out var byteFallback) && byteFallback.ValueKind == JsonValueKind.True)
         {
             throw new NotSupportedException($"'{sourceName}' uses a Unigram model with byte_fallback, which is not supported.");
@@ -178,6 +231,27 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
         return new UnigramModel(vocab, unkElement.GetInt32());
     }
 
+    private static WordPieceModel ReadWordPiece(JsonElement model, string sourceName)
+    {
+        var vocabElement = Required(model, "vocab", sourceName);
+        if (vocabElement.ValueKind != JsonValueKind.Object)
+        {
+            throw new InvalidDataException($"'{sourceName}': the WordPiece vocab is a {vocabElement.ValueKind}, not an object of piece to id.");
+        }
+
+        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var entry in vocabElement.EnumerateObject())
+        {
+            vocab[entry.Name] = entry.Value.GetInt32();
+        }
+
+        // The tokenizers library's defaults for fields a file leaves out.
+        var unk = Optional(model, "unk_token")?.GetString() ?? "[UNK]";
+        var prefix = Optional(model, "continuing_subword_prefix")?.GetString() ?? "##";
+        var maxChars = Optional(model, "max_input_chars_per_word")?.GetInt32() ?? 100;
+        return new WordPieceModel(vocab, unk, prefix, maxChars);
+    }
+
     private static List<AddedToken> ReadAddedTokens(JsonElement root, string sourceName)
     {
         var result = new List<AddedToken>();
@@ -194,13 +268,10 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
                 throw new NotSupportedException($"'{sourceName}': the added token '{content}' is single_word, which is not supported.");
             }
 
-            if (Flag(token, "normalized"))
+            result.Add(new AddedToken(Required(token, "id", sourceName).GetInt32(), content, Flag(token, "lstrip"), Flag(token, "rstrip"))
             {
-                throw new NotSupportedException(
-                    $"'{sourceName}': the added token '{content}' is matched after normalization (normalized: true), which is not supported.");
-            }
-
-            result.Add(new AddedToken(Required(token, "id", sourceName).GetInt32(), content, Flag(token, "lstrip"), Flag(token, "rstrip")));
+                Normalized = Flag(token, "normalized"),
+            });
         }
 
         return result;
@@ -254,9 +325,31 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
                 }
 
                 throw new InvalidDataException($"'{sourceName}': a Replace normalizer's pattern is neither String nor Regex.");
+            case "BertNormalizer":
+                var lowercase = !n.TryGetProperty("lowercase", out var lc) || lc.ValueKind != JsonValueKind.False;
+                var stripAccents = n.TryGetProperty("strip_accents", out var sa) && sa.ValueKind is JsonValueKind.True or JsonValueKind.False
+                    ? sa.ValueKind == JsonValueKind.True
+                    : lowercase; // null: follows lowercase, as in the tokenizers library and Google's BERT
+                return new BertNormalizer(
+                    !n.TryGetProperty("clean_text", out var ct) || ct.ValueKind != JsonValueKind.False,
+                    !n.TryGetProperty("handle_chinese_chars", out var hc) || hc.ValueKind != JsonValueKind.False,
+                    stripAccents,
+                    lowercase);
+            case "Lowercase":
+                return new LowercaseNormalizer();
+            case "StripAccents":
+                return new StripAccentsNormalizer();
+            case "NFC":
+                return new UnicodeNormalizer(NormalizationForm.FormC);
+            case "NFD":
+                return new UnicodeNormalizer(NormalizationForm.FormD);
+            case "NFKC":
+                return new UnicodeNormalizer(NormalizationForm.FormKC);
+            case "NFKD":
+                return new UnicodeNormalizer(NormalizationForm.FormKD);
             default:
                 throw new NotSupportedException(
-                    $"'{sourceName}' uses the normalizer '{type}'; supported: Precompiled, Strip, Replace, Sequence.");
+                    $"'{sourceName}' uses the normalizer '{type}'; supported: Precompiled, Strip, Replace, BertNormalizer, Lowercase, StripAccents, NFC, NFD, NFKC, NFKD, Sequence.");
         }
     }
 
@@ -275,6 +368,8 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
                     .Select(x => ReadPreTokenizer(x, sourceName)!).ToArray());
             case "WhitespaceSplit":
                 return new WhitespaceSplitPreTokenizer();
+            case "BertPreTokenizer":
+                return new BertPreTokenizer();
             case "Metaspace":
                 var replacement = p.TryGetProperty("replacement", out var r) ? r.GetString()! : "\u2581";
                 if (replacement.Length != 1)
@@ -304,11 +399,11 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
                 return new MetaspacePreTokenizer(replacement[0], scheme, split);
             default:
                 throw new NotSupportedException(
-                    $"'{sourceName}' uses the pre-tokenizer '{type}'; supported: Metaspace, WhitespaceSplit, Sequence.");
+                    $"'{sourceName}' uses the pre-tokenizer '{type}'; supported: Metaspace, WhitespaceSplit, BertPreTokenizer, Sequence.");
         }
     }
 
-    private static PairTemplate ReadPostProcessor(JsonElement? element, string sourceName, UnigramModel model, IReadOnlyList<AddedToken> added)
+    private static PairTemplate ReadPostProcessor(JsonElement? element, string sourceName)
     {
         if (element is not { } p)
         {
@@ -320,9 +415,21 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
         switch (type)
         {
             case "RobertaProcessing":
+            {
+                // Every type id 0, as transformers gives RoBERTa-family models (they have one token type).
                 var cls = Required(p, "cls", sourceName)[1].GetInt32();
                 var sep = Required(p, "sep", sourceName)[1].GetInt32();
                 return new PairTemplate([cls], [sep, sep], [sep], [cls], [sep]);
+            }
+
+            case "BertProcessing":
+            {
+                // [CLS] A [SEP] B [SEP], with B and its [SEP] of type 1.
+                var cls = Required(p, "cls", sourceName)[1].GetInt32();
+                var sep = Required(p, "sep", sourceName)[1].GetInt32();
+                return new PairTemplate([cls], [sep], [sep], [cls], [sep]) { SecondTypeId = 1, SuffixTypeIds = [1] };
+            }
+
             case "TemplateProcessing":
                 var specials = new Dictionary<string, int[]>(StringComparer.Ordinal);
                 if (Optional(p, "special_tokens") is { } map)
@@ -333,48 +440,66 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
                     }
                 }
 
-                var (pairParts, _) = ReadTemplate(Required(p, "pair", sourceName), 2, specials, sourceName);
-                var (singleParts, _) = ReadTemplate(Required(p, "single", sourceName), 1, specials, sourceName);
-                return new PairTemplate(pairParts[0], pairParts[1], pairParts[2], singleParts[0], singleParts[1]);
+                var pair = ReadTemplate(Required(p, "pair", sourceName), 2, specials, sourceName);
+                var single = ReadTemplate(Required(p, "single", sourceName), 1, specials, sourceName);
+                return new PairTemplate(pair.Ids[0], pair.Ids[1], pair.Ids[2], single.Ids[0], single.Ids[1])
+                {
+                    PrefixTypeIds = pair.TypeIds[0],
+                    MiddleTypeIds = pair.TypeIds[1],
+                    SuffixTypeIds = pair.TypeIds[2],
+                    FirstTypeId = pair.SequenceTypeIds[0],
+                    SecondTypeId = pair.SequenceTypeIds[1],
+                    SinglePrefixTypeIds = single.TypeIds[0],
+                    SingleSuffixTypeIds = single.TypeIds[1],
+                    SingleTypeId = single.SequenceTypeIds[0],
+                };
             default:
                 throw new NotSupportedException(
-                    $"'{sourceName}' uses the post-processor '{type}'; supported: TemplateProcessing, RobertaProcessing.");
+                    $"'{sourceName}' uses the post-processor '{type}'; supported: TemplateProcessing, BertProcessing, RobertaProcessing.");
         }
     }
 
-    /// <summary>Splits a template into the special ids around its sequences: [before A, between A and B, after B].</summary>
-    private static (int[][] Parts, int Sequences) ReadTemplate(JsonElement template, int sequences, Dictionary<string, int[]> specials, string sourceName)
+    /// <summary>
+    /// Splits a template into the special ids around its sequences ([before A, between A and B, after B]), with the
+    /// type id of every special id and of each sequence.
+    /// </summary>
+    private static (int[][] Ids, int[][] TypeIds, int[] SequenceTypeIds) ReadTemplate(JsonElement template, int sequences, Dictionary<string, int[]> specials, string sourceName)
     {
-        var parts = new List<int>[sequences + 1];
-        for (var i = 0; i < parts.Length; i++)
+        var ids = new List<int>[sequences + 1];
+        var types = new List<int>[sequences + 1];
+        for (var i = 0; i < ids.Length; i++)
         {
-            parts[i] = [];
+            ids[i] = [];
+            types[i] = [];
         }
 
+        var sequenceTypes = new int[sequences];
         var expected = new[] { "A", "B" };
         var seen = 0;
         foreach (var item in template.EnumerateArray())
         {
             if (item.TryGetProperty("SpecialToken", out var special))
             {
-                CheckTypeId(special, sourceName);
+                var typeId = TypeId(special, sourceName);
                 var name = Required(special, "id", sourceName).GetString()!;
-                if (!specials.TryGetValue(name, out var ids))
+                if (!specials.TryGetValue(name, out var specialIds))
                 {
                     throw new InvalidDataException($"'{sourceName}': the template uses the special token '{name}', which special_tokens does not define.");
                 }
 
-                parts[seen].AddRange(ids);
+                ids[seen].AddRange(specialIds);
+                types[seen].AddRange(Enumerable.Repeat(typeId, specialIds.Length));
             }
             else if (item.TryGetProperty("Sequence", out var sequence))
             {
-                CheckTypeId(sequence, sourceName);
+                var typeId = TypeId(sequence, sourceName);
                 var id = Required(sequence, "id", sourceName).GetString();
                 if (seen >= sequences || id != expected[seen])
                 {
                     throw new NotSupportedException($"'{sourceName}': a template with sequence '{id}' at this place is not supported; expected A then B.");
                 }
 
+                sequenceTypes[seen] = typeId;
                 seen++;
             }
             else
@@ -388,23 +513,19 @@ internal sealed class HfTokenizerPipeline : ITextEncoder
             throw new InvalidDataException($"'{sourceName}': a template names {seen} sequences; {sequences} were expected.");
         }
 
-        return (parts.Select(x => x.ToArray()).ToArray(), seen);
+        return (ids.Select(x => x.ToArray()).ToArray(), types.Select(x => x.ToArray()).ToArray(), sequenceTypes);
     }
 
-    private static void CheckTypeId(JsonElement item, string sourceName)
+    private static int TypeId(JsonElement item, string sourceName)
     {
-        if (item.TryGetProperty("type_id", out var typeId) && typeId.GetInt32() != 0)
+        if (!item.TryGetProperty("type_id", out var typeId))
         {
-            throw new NotSupportedException(
-                $"'{sourceName}': the pair template gives type_id {typeId.GetInt32()}; only single-segment models (type_id 0) are supported.");
+            return 0;
         }
-    }
-}
 
-/// <summary>The special ids around the sequences: <c>Prefix A Middle B Suffix</c> for a pair, <c>SinglePrefix A SingleSuffix</c> alone.</summary>
-internal sealed record PairTemplate(int[] Prefix, int[] Middle, int[] Suffix, int[] SinglePrefix, int[] SingleSuffix)
-{
-    public int PairSpecialCount => Prefix.Length + Middle.Length + Suffix.Length;
+        var value = typeId.GetInt32();
+        return value >= 0 ? value : throw new InvalidDataException($"'{sourceName}': the template gives the negative type_id {value}.");
+    }
 }
 
 /// <summary>Makes .NET strings acceptable to a UTF-8 pipeline.</summary>

@@ -115,3 +115,55 @@ internal sealed class MetaspacePreTokenizer(char replacement, PrependScheme prep
         pieces.AddRange(result);
     }
 }
+
+/// <summary>
+/// <c>BertPreTokenizer</c>: splits on white space (dropped), then isolates every punctuation character (ASCII
+/// punctuation, and the Unicode punctuation categories Pc, Pd, Ps, Pe, Pi, Pf, Po) as a word of its own.
+/// </summary>
+internal sealed class BertPreTokenizer : IPreTokenizer
+{
+    public void PreTokenize(List<string> pieces, bool firstStartsText)
+    {
+        var result = new List<string>(pieces.Count * 4);
+        foreach (var piece in pieces)
+        {
+            var start = -1;
+            for (var i = 0; i < piece.Length;)
+            {
+                var rune = System.Text.Rune.GetRuneAt(piece, i);
+                var width = rune.Utf16SequenceLength;
+                if (System.Text.Rune.IsWhiteSpace(rune) || IsPunctuation(rune))
+                {
+                    if (start >= 0)
+                    {
+                        result.Add(piece[start..i]);
+                        start = -1;
+                    }
+
+                    if (!System.Text.Rune.IsWhiteSpace(rune))
+                    {
+                        result.Add(piece.Substring(i, width));
+                    }
+                }
+                else if (start < 0)
+                {
+                    start = i;
+                }
+
+                i += width;
+            }
+
+            if (start >= 0)
+            {
+                result.Add(start == 0 ? piece : piece[start..]);
+            }
+        }
+
+        pieces.Clear();
+        pieces.AddRange(result);
+    }
+
+    /// <summary>The tokenizers library's <c>is_bert_punc</c>: ASCII punctuation, or Unicode punctuation in the library's tables.</summary>
+    internal static bool IsPunctuation(System.Text.Rune rune) =>
+        (rune.Value is > 32 and < 127 && !char.IsAsciiLetterOrDigit((char)rune.Value)) || TokenizersUnicode.IsPunctuation(rune.Value);
+}

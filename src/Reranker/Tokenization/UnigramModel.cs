@@ -6,7 +6,7 @@ namespace Reranker.Tokenization;
 /// The <c>Unigram</c> model of the tokenizers library: Viterbi over the vocabulary's log-probabilities in double
 /// precision, unknown characters scored at the minimum score minus 10, runs of unknown pieces fused into one.
 /// </summary>
-internal sealed class UnigramModel
+internal sealed class UnigramModel : ITokenModel
 {
     private const double UnknownPenalty = 10.0;
 
@@ -56,6 +56,8 @@ internal sealed class UnigramModel
     public int VocabularySize => _scores.Length;
 
     public bool TryGetId(string piece, out int id) => _pieceToId.TryGetValue(piece, out id);
+
+    public string? IdToPiece(int id) => (uint)id < (uint)_scores.Length ? Vocabulary[id].Piece : null;
 
     /// <summary>Appends the ids of one pre-tokenized piece to <paramref name="ids"/> and, when given, the text each id
     /// covers to <paramref name="tokens"/>.</summary>

@@ -276,7 +276,8 @@ public sealed class EvalCommandTests : IDisposable
         // A model file that is not there.
         var model = Run([.. Args(qa, corpusJsonl), "--model-file", "nope.onnx"]);
         Assert.Equal(EvalCommand.ExitFailure, model.Code);
-        Assert.Contains("model file not found", model.Err, StringComparison.Ordinal);
+        Assert.Contains("ONNX model not found", model.Err, StringComparison.Ordinal);
+        Assert.Contains("nope.onnx", model.Err, StringComparison.Ordinal);
 
         string[] Args(string qaPath, string corpusPath) =>
             ["--model", TestPaths.TinyModel, "--qa", qaPath, "--corpus", corpusPath, "--output", Output("bad")];
@@ -303,6 +304,42 @@ public sealed class EvalCommandTests : IDisposable
         }
 
         public void Dispose() => inner.Dispose();
+    }
+
+    [Fact]
+    public void BertModelInOnnxFolder_Evaluates_AndScoresAsCrossEncoder()
+    {
+        var output = Output("bert");
+        var (code, stdout, stderr) = Run(With(SampleArgs(output), "--model", TestPaths.TinyBert));
+        Assert.True(code == 0, stderr);
+        Assert.Contains("tiny-bert-reranker", stdout, StringComparison.Ordinal);
+        var metrics = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json"))).RootElement;
+        Assert.Equal("onnx/model.onnx", metrics.GetProperty("model_file").GetString());
+
+        // The stored scores are the library's logits for the same pairs.
+        var stored = StoredScores.Read(Path.Combine(output, ScoreStore.FileName));
+        var corpus = EvalDataReader.ReadCorpus(TestPaths.AutoRag("ocr_corpus_v3.parquet")).ToDictionary(c => c.DocId, c => c.Contents);
+        var query = EvalDataReader.ReadQa(TestPaths.AutoRag("qa_sample.parquet")).First();
+        using var encoder = CrossEncoder.Create(TestPaths.TinyBert, new CrossEncoderOptions { MaxLength = 128 });
+        var expected = encoder.PredictLogits(stored.DocIds.Select(d => (query.Query, corpus[d])).ToList());
+        Assert.Equal(expected, stored.Scores[query.Qid]);
+    }
+
+    [Fact]
+    public void Variant_Missing_ListsTheVariants_AndMaxLengthAboveBertsPositionsIsAUsageError()
+    {
+        var missing = Run([.. With(SampleArgs(Output("variant")), "--model", TestPaths.TinyBert), "--variant", "fp16"]);
+        Assert.Equal(EvalCommand.ExitFailure, missing.Code);
+        Assert.Contains("'fp16'", missing.Err, StringComparison.Ordinal);
+        Assert.Contains("fp32 (model.onnx, the default)", missing.Err, StringComparison.Ordinal);
+
+        // BERT numbers positions from 0: 512 is allowed, 513 is not (XLM-R's offset of 2 would have refused 511).
+        var tooLong = Run(With(With(SampleArgs(Output("long")), "--model", TestPaths.TinyBert), "--max-length", "513"));
+        Assert.Equal(EvalCommand.ExitUsage, tooLong.Code);
+        Assert.Contains("at most 512 tokens", tooLong.Err, StringComparison.Ordinal);
+
+        var both = Run([.. SampleArgs(Output("both")), "--variant", "int8", "--model-file", "model_int8.onnx"]);
+        Assert.Equal(EvalCommand.ExitUsage, both.Code);
     }
 
     /// <summary>scores.jsonl parsed on its own terms, with no code from the command.</summary>

@@ -41,10 +41,10 @@ public sealed class ExportRefusalTests : IDisposable
     [Fact]
     public void Wrong_architecture_is_refused_naming_what_was_found()
     {
-        EditConfig(c => c["architectures"] = new JsonArray("BertForSequenceClassification"));
+        EditConfig(c => c["architectures"] = new JsonArray("DebertaV2ForSequenceClassification"));
         var e = Refused<NotSupportedException>();
-        Assert.Contains("BertForSequenceClassification", e.Message, StringComparison.Ordinal);
-        Assert.Contains("XLMRobertaForSequenceClassification", e.Message, StringComparison.Ordinal);
+        Assert.Contains("DebertaV2ForSequenceClassification", e.Message, StringComparison.Ordinal);
+        Assert.Contains("XLMRobertaForSequenceClassification and BertForSequenceClassification", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -175,4 +175,48 @@ public sealed class FromPretrainedTests : IDisposable
             CrossEncoder.FromPretrainedAsync(server.RepoId, hubOptions: temp.Options(server), cancellationToken: new CancellationToken(canceled: true)));
         Assert.False(Directory.Exists(Path.Combine(Storage(server), "snapshots")));
     }
+
+    /// <summary>A BERT cross-encoder repository in the ms-marco layout: onnx/model.onnx and variants, safetensors beside them.</summary>
+    private static FakeHubServer BertRepository()
+    {
+        var server = new FakeHubServer("cross-encoder/tiny-bert");
+        foreach (var name in new[] { "config.json", "tokenizer.json", "tokenizer_config.json" })
+        {
+            server.Add(name, File.ReadAllBytes(Path.Combine(TestPaths.TinyBert, name)), lfs: false);
+        }
+
+        var model = File.ReadAllBytes(Path.Combine(TestPaths.TinyBert, "onnx", "model.onnx"));
+        server.Add("onnx/model.onnx", model, lfs: true);
+        server.Add("onnx/model_qint8_avx512.onnx", model, lfs: true);
+        server.Add("model.safetensors", [1, 2, 3], lfs: true);
+        server.Add("vocab.txt", [1], lfs: false);
+        return server;
+    }
+
+    [Fact]
+    public async Task A_bert_repository_with_onnx_in_a_folder_loads_and_downloads_only_what_it_needs()
+    {
+        await using var server = BertRepository();
+        using var encoder = await Bounded.Run(CrossEncoder.FromPretrainedAsync(server.RepoId, null, temp.Options(server)));
+        using var local = CrossEncoder.Create(TestPaths.TinyBert);
+
+        Assert.Equal(local.Predict(Pairs), encoder.Predict(Pairs));
+        Assert.Equal("onnx/model.onnx", encoder.Options.ModelFileName);
+        var fetched = server.FileRequests.Select(r => r.Path).Distinct().ToList();
+        Assert.Contains(fetched, p => p.EndsWith("onnx/model.onnx", StringComparison.Ordinal));
+        Assert.DoesNotContain(fetched, p => p.Contains("safetensors", StringComparison.Ordinal) || p.Contains("qint8", StringComparison.Ordinal) || p.Contains("vocab", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ModelVariant_downloads_that_variant_and_a_missing_one_names_those_there()
+    {
+        await using var server = BertRepository();
+        using var encoder = await Bounded.Run(CrossEncoder.FromPretrainedAsync(server.RepoId, new CrossEncoderOptions { ModelVariant = "qint8_avx512" }, temp.Options(server)));
+        Assert.EndsWith("model_qint8_avx512.onnx", encoder.Model.ModelPath, StringComparison.Ordinal);
+        Assert.DoesNotContain(server.FileRequests, r => r.Path.EndsWith("onnx/model.onnx", StringComparison.Ordinal));
+
+        var e = await Assert.ThrowsAsync<HubException>(() => CrossEncoder.FromPretrainedAsync(server.RepoId, new CrossEncoderOptions { ModelVariant = "fp16" }, temp.Options(server)));
+        Assert.Equal(HubErrorKind.NotFound, e.Kind);
+        Assert.Contains("qint8_avx512", e.Message, StringComparison.Ordinal);
+    }
 }

@@ -83,4 +83,62 @@ public sealed class HubFileSelectorTests
         Assert.Equal(["config.json", "tokenizer.json", "model.safetensors"], safetensors.Files);
         Assert.Equal(HubWeightsFormat.Safetensors, safetensors.WeightsFormat);
     }
+
+    /// <summary>File lists in the layouts of the repositories that ship ONNX, as the issue and docs/research describe them (not fetched from the hub here).</summary>
+    private static readonly string[] JinaListing =
+    [
+        ".gitattributes", "README.md", "config.json", "configuration_xlm_roberta.py", "model.safetensors", "modeling_xlm_roberta.py",
+        "onnx/model.onnx", "onnx/model_bnb4.onnx", "onnx/model_fp16.onnx", "onnx/model_int8.onnx", "onnx/model_q4.onnx",
+        "onnx/model_quantized.onnx", "onnx/model_uint8.onnx", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json",
+    ];
+
+    private static readonly string[] GteOnnxCommunityListing =
+    [
+        "config.json", "onnx/model.onnx", "onnx/model.onnx_data", "onnx/model_fp16.onnx", "onnx/model_int8.onnx", "onnx/model_q4.onnx",
+        "onnx/model_q4f16.onnx", "onnx/model_quantized.onnx", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json",
+    ];
+
+    private static readonly string[] MsMarcoListing =
+    [
+        "config.json", "model.safetensors", "pytorch_model.bin", "onnx/model.onnx", "onnx/model_O1.onnx", "onnx/model_O4.onnx",
+        "onnx/model_qint8_avx512.onnx", "onnx/model_quint8_avx2.onnx", "openvino/openvino_model.xml", "special_tokens_map.json",
+        "tokenizer.json", "tokenizer_config.json", "vocab.txt",
+    ];
+
+    [Fact]
+    public void ShippedOnnx_Default_TakesOnlyTheFp32ModelItsDataAndTheTokenizer()
+    {
+        var jina = HubFileSelector.Select(JinaListing, new HubDownloadOptions(), "jinaai/jina-reranker-v2-base-multilingual", "main");
+        Assert.Equal(["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "onnx/model.onnx"], jina.Files);
+        Assert.Equal("onnx/model.onnx", jina.WeightsFile);
+
+        var gte = HubFileSelector.Select(GteOnnxCommunityListing, new HubDownloadOptions(), "onnx-community/gte-multilingual-reranker-base", "main");
+        Assert.Equal(["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "onnx/model.onnx", "onnx/model.onnx_data"], gte.Files);
+
+        var msMarco = HubFileSelector.Select(MsMarcoListing, new HubDownloadOptions(), "cross-encoder/ms-marco-MiniLM-L6-v2", "main");
+        Assert.Equal(["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "onnx/model.onnx"], msMarco.Files);
+    }
+
+    [Theory]
+    [InlineData("quantized", "onnx/model_quantized.onnx")]
+    [InlineData("fp16", "onnx/model_fp16.onnx")]
+    [InlineData("int8", "onnx/model_int8.onnx")]
+    public void ShippedOnnx_Variant_TakesThatFileOnly(string variant, string expected)
+    {
+        var selection = HubFileSelector.Select(GteOnnxCommunityListing, new HubDownloadOptions { OnnxVariant = variant }, "onnx-community/gte-multilingual-reranker-base", "main");
+        Assert.Equal(expected, selection.WeightsFile);
+        Assert.Single(selection.Files, f => f.EndsWith(".onnx", StringComparison.Ordinal) || f.Contains("onnx_data", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ShippedOnnx_MissingVariant_ListsTheRepositorysVariants()
+    {
+        var e = Assert.Throws<HubException>(() => HubFileSelector.Select(MsMarcoListing, new HubDownloadOptions { OnnxVariant = "fp16" }, "cross-encoder/ms-marco-MiniLM-L6-v2", "main"));
+        Assert.Equal(HubErrorKind.NotFound, e.Kind);
+        Assert.Contains("fp32 (model.onnx, the default), O1, O4, qint8_avx512, quint8_avx2", e.Message, StringComparison.Ordinal);
+
+        // Without any ONNX file, the variant does not matter here: the weights are exported (int8 or refused later).
+        var safetensorsOnly = HubFileSelector.Select(["config.json", "tokenizer.json", "model.safetensors"], new HubDownloadOptions { OnnxVariant = "int8" }, "a/b", "main");
+        Assert.Equal(HubWeightsFormat.Safetensors, safetensorsOnly.WeightsFormat);
+    }
 }

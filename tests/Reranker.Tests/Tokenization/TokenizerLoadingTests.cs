@@ -22,11 +22,11 @@ public sealed class TokenizerLoadingTests : IDisposable
 
     [Theory]
     [InlineData("model", """{"type": "BPE", "vocab": {}, "merges": []}""", "BPE")]
-    [InlineData("normalizer", """{"type": "NFKC"}""", "NFKC")]
-    [InlineData("normalizer", """{"type": "Sequence", "normalizers": [{"type": "Lowercase"}]}""", "Lowercase")]
+    [InlineData("normalizer", """{"type": "Nmt"}""", "Nmt")]
+    [InlineData("normalizer", """{"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "x"}]}""", "Prepend")]
     [InlineData("pre_tokenizer", """{"type": "ByteLevel", "add_prefix_space": false}""", "ByteLevel")]
     [InlineData("pre_tokenizer", """{"type": "Sequence", "pretokenizers": [{"type": "Punctuation"}]}""", "Punctuation")]
-    [InlineData("post_processor", """{"type": "BertProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0]}""", "BertProcessing")]
+    [InlineData("post_processor", """{"type": "ByteLevel", "trim_offsets": true}""", "ByteLevel")]
     [InlineData("post_processor", "null", "post_processor")]
     public void UnsupportedComponent_IsRefusedByName(string field, string replacement, string named)
     {
@@ -44,10 +44,15 @@ public sealed class TokenizerLoadingTests : IDisposable
     }
 
     [Fact]
-    public void SecondSegmentTypeIds_AreRefused()
+    public void TemplateTypeIds_BecomeTheSegmentIdsOfThePair()
     {
-        var e = Assert.Throws<NotSupportedException>(() => LoadEdited(j => j["post_processor"]!["pair"]![4]!["Sequence"]!["type_id"] = 1));
-        Assert.Contains("type_id 1", e.Message, StringComparison.Ordinal);
+        // <s> A </s> </s> B:1 </s>: the document's tokens get type 1, every special token keeps type 0.
+        var tokenizer = LoadEdited(j => j["post_processor"]!["pair"]![4]!["Sequence"]!["type_id"] = 1);
+        var pair = tokenizer.EncodePair("hello", "world there", 64, TruncationStrategy.LongestFirst);
+        var expected = Enumerable.Repeat(0, 1 + pair.QueryLength + 2).Concat(Enumerable.Repeat(1, pair.DocumentLength)).Append(0).ToArray();
+        Assert.Equal(expected, pair.TokenTypeIds);
+        Assert.True(tokenizer.UsesTokenTypeIds);
+        Assert.False(XlmRobertaTokenizer.FromTokenizerJson(TokenizerJson).UsesTokenTypeIds);
     }
 
     [Theory]
