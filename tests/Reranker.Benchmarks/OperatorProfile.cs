@@ -24,7 +24,7 @@ internal static class OperatorProfile
         ("attention", ["MultiHeadAttention", "Attention", "Softmax", "IsNaN", "Where"]),
         ("layer norm", ["LayerNormalization", "SkipLayerNormalization", "SkipSimplifiedLayerNormalization", "SimplifiedLayerNormalization"]),
         ("GELU", ["BiasGelu", "Gelu", "FastGelu", "Erf", "QuickGelu"]),
-        ("residual add, split", ["Sum", "Add", "Split"]),
+        ("adds (bias, residual), split", ["Sum", "Add", "Split"]),
     ];
 
     public static JsonObject Run(string modelPath, int[] lengths, int runs, bool rewriteAttention, string outDir, string label, string? optimizedModelPath = null, bool attentionOnly = false)
