@@ -16,6 +16,7 @@
 //   profile     --model DIR --label L [--tokens 64,128,256,512 --runs 3 --attention rewritten|as-exported
 //               --passes all|attention-only --profile-dir DIR] (per-operator shares; one JSON line on stdout)
 //   profile-report --in FILE.jsonl   (the Markdown table of those lines)
+//   logits      --model DIR --ids FILE.json [--rewrite true|false]   (one JSON array of logits on stdout)
 //   model-ab    --variants "a=PATH[+rewrite];b=PATH..." [--tokens ... --runs 5 --threads 0 --cpu-time false]
 //   report      --out DIR --docs docs/BENCHMARKS.md
 //   long-pair   --model DIR [--file model.onnx] --tokens N --attention rewritten|as-exported [--runs 3 --threads 0 --peak peak.json]
@@ -40,7 +41,7 @@ string Opt(string name, string? fallback = null) =>
 int IntOpt(string name, int fallback) => int.Parse(Opt(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
 
 var repoRoot = FindRepoRoot();
-var outDir = command is "help" or "model-ab" or "profile" or "profile-report" or "long-pair" or "long-pair-report" or "long-docs" ? "" : Path.GetFullPath(Opt("out"));
+var outDir = command is "help" or "logits" or "model-ab" or "profile" or "profile-report" or "long-pair" or "long-pair-report" or "long-docs" ? "" : Path.GetFullPath(Opt("out"));
 if (outDir.Length > 0)
 {
     Directory.CreateDirectory(outDir);
@@ -125,7 +126,7 @@ switch (command)
             IntOpt("docs", 20),
             IntOpt("raw-requests", 1),
             Opt("sweep", "64,96,128,192,256,320,384,448,512").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(),
-            IntOpt("sweep-repeats", 2),
+            IntOpt("sweep-repeats", 5),
             ReadPeaks());
         Save("e2e-" + variant, EndToEnd.Run(settings));
         break;
@@ -191,6 +192,16 @@ switch (command)
                 var p => throw new ArgumentException($"--passes must be 'all' or 'attention-only', got '{p}'"),
             })));
         break;
+
+    case "logits":
+    {
+        // One pair per run; --rewrite false loads the file as exported. Prints a JSON array of logits.
+        var ids = JsonSerializer.Deserialize<int[][]>(File.ReadAllText(Opt("ids")))!;
+        var modelPath = Path.Combine(Path.GetFullPath(Opt("model")), Opt("file", "model.onnx"));
+        using var session = Reranker.Inference.LogitSession.Load(modelPath, 0, Opt("rewrite", "true") == "true");
+        Console.WriteLine(JsonSerializer.Serialize(session.Run(ids, 1, 1, 1 << 20)));
+        break;
+    }
 
     case "model-ab":
         Console.WriteLine(OperatorProfile.ToLine(ModelAb.Run(
