@@ -200,7 +200,7 @@ public sealed partial class CrossEncoder : IDisposable
                 options.MaxLength);
             if (session.Rewrite is { Changed: true } rewritten)
             {
-                Log.AttentionRewritten(logger, modelPath, rewritten.Attention.BlocksRewritten, rewritten.ProjectionsJoined, rewritten.ResidualSums);
+                Log.AttentionRewritten(logger, modelPath, rewritten.Attention.BlocksRewritten, rewritten.ResidualSums);
             }
             if (session.Attention is { Rewritten: false } notRewritten && !session.RejectsPadding)
             {

@@ -245,10 +245,10 @@ public sealed record CrossEncoderOptions
     /// "Memory at long lengths"), or to batch pairs of different lengths with padding.
     /// </para>
     /// <para>
-    /// On a graph that runs <c>MultiHeadAttention</c>, two more in-memory changes follow, for speed: the query, key and
-    /// value projections of each layer are joined into one matrix product (logits bit for bit unchanged), and a
-    /// residual addition that feeds a layer normalization is kept apart from it, so that ONNX Runtime does not fuse
-    /// the pair into its slower <c>SkipLayerNormalization</c> kernel (fp32 logits within about 1e-7).
+    /// On a graph that runs <c>MultiHeadAttention</c>, one more in-memory change follows, for speed: a residual addition
+    /// that feeds a layer normalization is kept apart from it, so that ONNX Runtime does not fuse the pair into its
+    /// slower <c>SkipLayerNormalization</c> kernel (fp32 logits move by float rounding at most; bit-identical on this
+    /// library's exports, where ONNX Runtime does not fuse them in fp32 anyway).
     /// </para>
     /// </remarks>
     public bool RewriteAttention { get; init; } = true;

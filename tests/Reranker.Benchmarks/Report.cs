@@ -114,7 +114,7 @@ internal static class Report
         {
             md.AppendLine("### Where one pair's time goes (ONNX Runtime's per-operator profile, one pair per run, mean of 3 runs)");
             md.AppendLine();
-            md.AppendLine("Shares of a run's time. *as-exported*: the file as written (what Python onnxruntime runs); *attention-only*: the attention rewritten to `MultiHeadAttention` (the default before the later passes); *all*: the default now (projections joined, residual normalizations unfused). \"between operators\" is the run time no operator accounts for (thread hand-off, allocation, the executor).");
+            md.AppendLine("Shares of a run's time. *as-exported*: the file as written (what Python onnxruntime runs); *attention-only*: the attention rewritten to `MultiHeadAttention` (the default before the later passes); *all*: the default now (residual normalizations unfused as well). \"between operators\" is the run time no operator accounts for (thread hand-off, allocation, the executor).");
             md.AppendLine();
             md.Append(OperatorProfile.Report(profiles));
             md.AppendLine();

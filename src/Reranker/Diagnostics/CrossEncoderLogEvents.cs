@@ -15,7 +15,7 @@ public static class CrossEncoderLogEvents
     /// <summary>Debug: an asynchronous call was cancelled; with how many of its pairs had been scored.</summary>
     public const int ScoringCancelled = 3;
 
-    /// <summary>Debug: the model's graph was rewritten in memory at load time (<see cref="CrossEncoderOptions.RewriteAttention"/>); with the model path, the attention blocks now <c>MultiHeadAttention</c>, the query/key/value projections joined and the residual normalisations left unfused.</summary>
+    /// <summary>Debug: the model's graph was rewritten in memory at load time (<see cref="CrossEncoderOptions.RewriteAttention"/>); with the model path, the attention blocks now <c>MultiHeadAttention</c> and the residual normalisations left unfused.</summary>
     public const int AttentionRewritten = 4;
 
     /// <summary>Information: <see cref="CrossEncoderOptions.RewriteAttention"/> is on but the model's attention was not recognised, so it runs as exported; with the model path and the reason.</summary>

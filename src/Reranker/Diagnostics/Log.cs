@@ -16,8 +16,8 @@ internal static partial class Log
         EventId = CrossEncoderLogEvents.AttentionRewritten,
         EventName = nameof(CrossEncoderLogEvents.AttentionRewritten),
         Level = LogLevel.Debug,
-        Message = "Rewrote the graph of {ModelPath} at load time: {Blocks} attention blocks to MultiHeadAttention (tiled attention; pairs of different lengths are not batched together), {ProjectionsJoined} query/key/value projections joined, {ResidualSums} residual normalisations left unfused")]
-    public static partial void AttentionRewritten(ILogger logger, string modelPath, int blocks, int projectionsJoined, int residualSums);
+        Message = "Rewrote the graph of {ModelPath} at load time: {Blocks} attention blocks to MultiHeadAttention (tiled attention; pairs of different lengths are not batched together), {ResidualSums} residual normalisations left unfused")]
+    public static partial void AttentionRewritten(ILogger logger, string modelPath, int blocks, int residualSums);
 
     [LoggerMessage(
         EventId = CrossEncoderLogEvents.AttentionNotRewritten,

@@ -196,7 +196,7 @@ internal sealed class LogitSession : IDisposable
                 // precision, say): run the file as exported instead, which is always correct, and say why.
                 rewritten = null;
                 attention = new LoadTimeRewriteResult(
-                    new AttentionRewriteResult(0, attention!.Attention.SoftmaxCount, "ONNX Runtime could not load the rewritten graph, so the model runs as exported: " + e.Message), 0, 0);
+                    new AttentionRewriteResult(0, attention!.Attention.SoftmaxCount, "ONNX Runtime could not load the rewritten graph, so the model runs as exported: " + e.Message), 0);
                 try
                 {
                     session = new InferenceSession(modelPath, sessionOptions);
@@ -268,7 +268,7 @@ internal sealed class LogitSession : IDisposable
         catch (Google.Protobuf.InvalidProtocolBufferException e)
         {
             // ONNX Runtime will give its own error for the file; the rewrite just steps aside.
-            return (new LoadTimeRewriteResult(new AttentionRewriteResult(0, 0, "the file is not an ONNX model this library can parse: " + e.Message), 0, 0), null);
+            return (new LoadTimeRewriteResult(new AttentionRewriteResult(0, 0, "the file is not an ONNX model this library can parse: " + e.Message), 0), null);
         }
 
         var result = LoadTimeRewrite.Apply(model, attentionOnly);
