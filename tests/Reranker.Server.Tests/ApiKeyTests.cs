@@ -14,6 +14,7 @@ namespace Reranker.Server.Tests;
 /// <c>--api-key</c> over real HTTP on loopback: no key, a wrong key and a right one on every endpoint, the probes open,
 /// 401s counted in the request metrics, no key in any log line or metric; and HTTPS with a certificate from a file.
 /// </summary>
+[Collection(nameof(MetricsCollection))]
 public sealed class ApiKeyTests : IAsyncLifetime
 {
     // Two keys at once, as during a rotation.

@@ -12,6 +12,7 @@ namespace Reranker.Server.Tests;
 /// A client's broken request is a 4xx in the JSON error shape, logged below Error; never a 500. Raw HTTP/1.1 over
 /// TCP on loopback, so that the bytes and the framing are exactly the broken ones.
 /// </summary>
+[Collection(nameof(MetricsCollection))]
 public sealed class ClientMistakeTests : IAsyncLifetime
 {
     private readonly CapturingLoggerProvider _logs = new();

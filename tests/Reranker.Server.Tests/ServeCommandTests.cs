@@ -7,6 +7,7 @@ using static Reranker.Server.Tests.PrometheusText;
 namespace Reranker.Server.Tests;
 
 /// <summary><c>reranker serve</c> as a real process: startup errors and exit codes, serving by hub id, metrics, drain on SIGTERM.</summary>
+[Collection(nameof(MetricsCollection))]
 public sealed class ServeCommandTests
 {
     private static readonly string[] Loopback = ["--urls", "http://127.0.0.1:0"];
