@@ -59,14 +59,14 @@ internal static class Report
         Row("**ours: pairs/s**", e => "**" + S(e, "ours_pairs_per_s") + "**");
         Row("peer as users call it: pairs/s", e => S(e, "peer_users_pairs_per_s"));
         Row("peer fed our batches: pairs/s", e => S(e, "peer_batches_pairs_per_s"));
-        Row("**ratio to peer as users call it**", e => "**" + S(e, "ratio_vs_peer_users") + "×**", "fp32 ≥ 1.6×");
-        Row("**ratio to peer fed our batches** (engine)", e => "**" + S(e, "ratio_vs_peer_batches") + "×**", "fp32 ≥ 1.0×");
+        Row("**ratio to peer as users call it**", e => "**" + S(e, "ratio_vs_peer_users") + "×**");
+        Row("**ratio to peer fed our batches** (engine)", e => "**" + S(e, "ratio_vs_peer_batches") + "×**", "int8 > 1.27× (issue 15's start)");
         Row("ours: Rank latency p50 / p95", e => $"{S(e, "ours_rank_p50_ms", "F0")} / {S(e, "ours_rank_p95_ms", "F0")} ms");
         Row("peer as users: Rank latency p50 / p95", e => $"{S(e, "peer_users_rank_p50_ms", "F0")} / {S(e, "peer_users_rank_p95_ms", "F0")} ms");
         Row("ours: tokens/s (real tokens)", e => S(e, "ours_tokens_per_s", "F0"));
         Row("tokens computed, ours / peer as users (padding)", e => $"{S(e, "ours_padded_tokens", "F0")} / {S(e, "peer_users_padded_tokens", "F0")}");
         Row("ours: achieved GFLOP/s (padded tokens count)", e => S(e, "ours_gflops_per_s", "F0"));
-        Row("**ours: share of the machine's bound**", e => "**" + S(e, "ours_fraction_of_bound", "P0") + "**", "fp32 ≥ 70 %, int8 ≥ 55 %");
+        Row("**ours: share of the machine's bound**", e => "**" + S(e, "ours_fraction_of_bound", "P0") + "**", "per length: below");
         Row("peer as users: share of the bound", e => S(e, "peer_users_fraction_of_bound", "P0"));
         Row("**time outside `InferenceSession.Run`**", e => e?["outside_run"] is { } o ? $"**{o["fraction_outside_run"]!.GetValue<double>().ToString("P1", CultureInfo.InvariantCulture)}** ({o["requests"]} request(s), Rank {o["rank_seconds"]!.GetValue<double>():F1} s vs Run {o["raw_run_seconds"]!.GetValue<double>():F1} s)" : "n/a", "< 5 %");
         Row("tokenization share of Rank", e => S(e, "ours_tokenize_fraction", "P3"), "< 1 %");
@@ -228,6 +228,8 @@ internal static class Report
         if (fp32?["sweep"] is not null || int8?["sweep"] is not null)
         {
             md.AppendLine("### Pairs/s against pair length (one pair per call; real AutoRAG pairs nearest each length)");
+            md.AppendLine();
+            md.AppendLine("Each engine's repeats run in a block after a pause (median of the repeats). Targets (issue 15): int8 ≥ 70 % of the bound at 512 tokens and ≥ 55 % at 128; fp32 ≥ 80 % at 512 and ≥ 65 % at 128.");
             md.AppendLine();
             md.AppendLine("| tokens (fp32 / int8 pair) | fp32 pairs/s | fp32 share of bound | int8 pairs/s | int8 share of bound | int8 / fp32 |");
             md.AppendLine("|---|---|---|---|---|---|");
