@@ -99,7 +99,7 @@ expect_blocks() {
     n=$(find "$work/snippets" -name "snippet-$1-*.cs" | wc -l)
     [[ "$n" -ge "$2" ]] || fail "expected at least $2 C# blocks in $1.md ($3), found $n"
 }
-expect_blocks README 1 "the quick start: Create, Predict, Rank"
+expect_blocks README 2 "the quick start: Create, Predict, Rank; the RAG one-liner"
 expect_blocks CONFIGURATION 2 "FromPretrainedAsync and dependency injection"
 expect_blocks LONG-DOCUMENTS 1 "chunking"
 expect_blocks LIFETIME-AND-ERRORS 1 "the async example, which is also run"
