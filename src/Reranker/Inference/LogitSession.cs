@@ -473,18 +473,10 @@ internal sealed class LogitSession : IDisposable
                 {
                     var source = inputIds[batch[row]];
                     var offset = row * sequenceLength;
-                    for (var t = 0; t < source.Length; t++)
-                    {
-                        ids[offset + t] = source[t];
-                    }
-
+                    Widen(source, ids.AsSpan(offset));
                     if (types is not null)
                     {
-                        var sourceTypes = tokenTypeIds![batch[row]];
-                        for (var t = 0; t < sourceTypes.Length; t++)
-                        {
-                            types[offset + t] = sourceTypes[t];
-                        }
+                        Widen(tokenTypeIds![batch[row]], types.AsSpan(offset));
                     }
 
                     mask.AsSpan(offset, source.Length).Fill(1);
@@ -565,6 +557,15 @@ internal sealed class LogitSession : IDisposable
         Task.WaitAll(helpers);
         failure?.Throw();
         return logits;
+    }
+
+    /// <summary>Copies token ids (or segment ids) into the start of a row of the model's int64 input.</summary>
+    private static void Widen(ReadOnlySpan<int> source, Span<long> row)
+    {
+        for (var t = 0; t < source.Length; t++)
+        {
+            row[t] = source[t];
+        }
     }
 
     /// <summary>Runs one padded batch, given as row-major <c>[batchSize, sequenceLength]</c> ids and mask.</summary>
