@@ -5,7 +5,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Reranker.Server.Tests;
@@ -22,17 +21,15 @@ public sealed class ApiKeyTests : IAsyncLifetime
     private const string NewKey = "new-93ab27e0d4c1f6b8";
     private const string WrongKey = "old-5f1c0e9a4b7d2c69"; // the old key with its last character changed
 
-    private readonly ClientMistakeTests.CapturingLoggerProvider _logs = new();
+    private readonly CapturingLoggerProvider _logs = new();
     private TestServer _server = null!;
 
     private static readonly string[] Guarded = ["/rerank", "/v1/rerank", "/info", RerankServer.MetricsPath];
 
     public async Task InitializeAsync()
     {
-        _server = await TestServer.StartLoadingAsync(
-            new ServeHooks { ConfigureServices = s => s.AddLogging(l => l.AddProvider(_logs).AddFilter<ClientMistakeTests.CapturingLoggerProvider>(null, LogLevel.Trace)) },
-            $"Reranker:ApiKey={OldKey}, {NewKey}");
-        await _server.WaitUntilReadyAsync(); // the readiness probe answers without a key
+        // Waits on the readiness probe, which answers without a key.
+        _server = await TestServer.StartAsync(_logs.Hooks, $"Reranker:ApiKey={OldKey}, {NewKey}");
     }
 
     public async Task DisposeAsync() => await _server.DisposeAsync();

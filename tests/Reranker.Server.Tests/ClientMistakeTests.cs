@@ -1,9 +1,7 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Reranker.Server.Tests;
@@ -18,12 +16,7 @@ public sealed class ClientMistakeTests : IAsyncLifetime
     private readonly CapturingLoggerProvider _logs = new();
     private TestServer _server = null!;
 
-    public async Task InitializeAsync() =>
-        _server = await StartReadyAsync(new ServeHooks
-        {
-            // Every level reaches this provider, whatever the console's levels are.
-            ConfigureServices = s => s.AddLogging(logging => logging.AddProvider(_logs).AddFilter<CapturingLoggerProvider>(null, LogLevel.Trace)),
-        });
+    public async Task InitializeAsync() => _server = await TestServer.StartAsync(_logs.Hooks);
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
@@ -201,13 +194,6 @@ public sealed class ClientMistakeTests : IAsyncLifetime
         AssertNothingLoggedAsError();
     }
 
-    private static async Task<TestServer> StartReadyAsync(ServeHooks hooks)
-    {
-        var server = await TestServer.StartLoadingAsync(hooks);
-        await server.WaitUntilReadyAsync();
-        return server;
-    }
-
     private static string Head(string path, string framing) =>
         $"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{framing}\r\n\r\n";
 
@@ -312,28 +298,5 @@ public sealed class ClientMistakeTests : IAsyncLifetime
         var errors = _logs.Entries.Where(e => e.Level >= LogLevel.Error).ToArray();
         Assert.True(errors.Length == 0, string.Join('\n', errors.Select(e => $"{e.Level} {e.Category}: {e.Message}")));
         Assert.Contains(_logs.Entries, e => e.Category == typeof(RerankServer).FullName && e.Level == LogLevel.Information);
-    }
-
-    /// <summary>Keeps every log entry of the server, whatever the configured levels let through to the console.</summary>
-    internal sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        public ConcurrentQueue<(LogLevel Level, string Category, string Message)> Entries { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturingLoggerProvider owner, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                owner.Entries.Enqueue((logLevel, category, formatter(state, exception)));
-        }
     }
 }

@@ -27,9 +27,12 @@ internal sealed class TestServer : IAsyncDisposable
     public RequestGate Gate => App.Services.GetRequiredService<RequestGate>();
 
     /// <summary>Starts a server on the tiny model with extra settings such as <c>Reranker:MaxDocuments=4</c>, and waits until it is ready.</summary>
-    public static async Task<TestServer> StartAsync(params string[] settings)
+    public static Task<TestServer> StartAsync(params string[] settings) => StartAsync(new ServeHooks(), settings);
+
+    /// <summary>Starts a server with test hooks and extra settings, and waits until it is ready.</summary>
+    public static async Task<TestServer> StartAsync(ServeHooks hooks, params string[] settings)
     {
-        var server = await StartLoadingAsync(new ServeHooks(), settings);
+        var server = await StartLoadingAsync(hooks, settings);
         await server.WaitUntilReadyAsync();
         return server;
     }
